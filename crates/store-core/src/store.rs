@@ -1,0 +1,296 @@
+//! The `Store` trait (static dispatch) and `DynStore` (dynamic dispatch).
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+
+use crate::{
+    Capabilities, Cursor, DeleteCondition, Entry, IncrOutcome, ListPage, Result, SetOptions,
+    SetOutcome,
+};
+
+/// The contract between fleetstate's features and its backends.
+///
+/// Entries are addressed by a namespace and a key (see [`crate::keys`] for the rules).
+/// Every method is one atomic operation on the backend, cancel-safe (dropping the future
+/// either applies the operation entirely or not at all, as far as the backend allows:
+/// see each backend's docs), and validates its input before any I/O.
+///
+/// Implement it with `async fn`; use it generically (`S: Store`, no allocation per call)
+/// or behind [`SharedStore`] (`Arc<dyn DynStore>`) when the backend is chosen at run time.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// The live entry at `(namespace, key)`, or `None`. An expired entry is never
+    /// returned, even where the backend's own expiry lags.
+    fn get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Entry>>> + Send;
+
+    /// Writes `value` if `opts.condition` holds, atomically with the check. An expired
+    /// entry counts as absent for every condition.
+    fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        opts: SetOptions,
+    ) -> impl Future<Output = Result<SetOutcome>> + Send;
+
+    /// Removes the entry if `condition` holds. Deleting a missing key succeeds. Returns
+    /// whether a live entry was removed.
+    fn delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        condition: DeleteCondition,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Atomically adds `delta` to an integer counter and returns the new value and the
+    /// counter's expiry. A missing or expired counter starts at 0, and only then is
+    /// `ttl` applied: later calls never move the expiry, so a window measured by it never
+    /// slides. `get` reads a counter as its decimal ASCII form.
+    ///
+    /// Errors: [`crate::Error::NotACounter`] if the value is not a decimal `i64`,
+    /// [`crate::Error::CounterOverflow`] on overflow (counter unchanged).
+    fn incr(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> impl Future<Output = Result<IncrOutcome>> + Send;
+
+    /// A page of at most `limit` live keys of `namespace` starting with `prefix`, and a
+    /// cursor when more may follow. A walk from `cursor = None` until the cursor is `None`
+    /// returns every key that was live throughout the walk exactly once.
+    fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<ListPage>> + Send;
+
+    /// What this backend guarantees.
+    fn capabilities(&self) -> &Capabilities;
+}
+
+/// The object-safe twin of [`Store`], implemented for every `Store`.
+///
+/// Use it through [`SharedStore`], which implements [`Store`] again, so code written
+/// against `S: Store` accepts a run-time-chosen backend too.
+pub trait DynStore: Send + Sync + fmt::Debug {
+    /// See [`Store::get`].
+    fn get_dyn<'a>(&'a self, namespace: &'a str, key: &'a str)
+    -> BoxFuture<'a, Result<Option<Entry>>>;
+    /// See [`Store::set`].
+    fn set_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        value: Bytes,
+        opts: SetOptions,
+    ) -> BoxFuture<'a, Result<SetOutcome>>;
+    /// See [`Store::delete`].
+    fn delete_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        condition: DeleteCondition,
+    ) -> BoxFuture<'a, Result<bool>>;
+    /// See [`Store::incr`].
+    fn incr_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<IncrOutcome>>;
+    /// See [`Store::list`].
+    fn list_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ListPage>>;
+    /// See [`Store::capabilities`].
+    fn capabilities_dyn(&self) -> &Capabilities;
+}
+
+impl<S: Store> DynStore for S {
+    fn get_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Entry>>> {
+        Box::pin(self.get(namespace, key))
+    }
+    fn set_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        value: Bytes,
+        opts: SetOptions,
+    ) -> BoxFuture<'a, Result<SetOutcome>> {
+        Box::pin(self.set(namespace, key, value, opts))
+    }
+    fn delete_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        condition: DeleteCondition,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(self.delete(namespace, key, condition))
+    }
+    fn incr_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<IncrOutcome>> {
+        Box::pin(self.incr(namespace, key, delta, ttl))
+    }
+    fn list_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<ListPage>> {
+        Box::pin(self.list(namespace, prefix, cursor, limit))
+    }
+    fn capabilities_dyn(&self) -> &Capabilities {
+        self.capabilities()
+    }
+}
+
+/// A backend chosen at run time: `Arc<dyn DynStore>`, itself a [`Store`].
+///
+/// ```
+/// # use store_core::{SharedStore, Store};
+/// fn takes_any_store<S: Store>(_store: &S) {}
+/// fn with_shared(store: SharedStore) { takes_any_store(&store) }
+/// ```
+pub type SharedStore = Arc<dyn DynStore>;
+
+impl Store for Arc<dyn DynStore> {
+    async fn get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<Entry>> {
+        (**self).get_dyn(namespace, key).await
+    }
+    async fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        opts: SetOptions,
+    ) -> Result<SetOutcome> {
+        (**self).set_dyn(namespace, key, value, opts).await
+    }
+    async fn delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        condition: DeleteCondition,
+    ) -> Result<bool> {
+        (**self).delete_dyn(namespace, key, condition).await
+    }
+    async fn incr(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<IncrOutcome> {
+        (**self).incr_dyn(namespace, key, delta, ttl).await
+    }
+    async fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<ListPage> {
+        (**self).list_dyn(namespace, prefix, cursor, limit).await
+    }
+    fn capabilities(&self) -> &Capabilities {
+        (**self).capabilities_dyn()
+    }
+}
+
+/// Sharing a concrete store: `Arc<S>` is a store wherever `S` is.
+impl<S: Store> Store for Arc<S> {
+    async fn get(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> Result<Option<Entry>> {
+        (**self).get(namespace, key).await
+    }
+    async fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        opts: SetOptions,
+    ) -> Result<SetOutcome> {
+        (**self).set(namespace, key, value, opts).await
+    }
+    async fn delete(
+        &self,
+        namespace: &str,
+        key: &str,
+        condition: DeleteCondition,
+    ) -> Result<bool> {
+        (**self).delete(namespace, key, condition).await
+    }
+    async fn incr(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<IncrOutcome> {
+        (**self).incr(namespace, key, delta, ttl).await
+    }
+    async fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<ListPage> {
+        (**self).list(namespace, prefix, cursor, limit).await
+    }
+    fn capabilities(&self) -> &Capabilities {
+        (**self).capabilities()
+    }
+}
+
+/// Conveniences on every store.
+pub trait StoreExt: Store + Sized {
+    /// Wraps this store in a layer (see [`crate::layer`]).
+    fn layer<L: crate::Layer<Self>>(self, layer: L) -> L::Store {
+        layer.layer(self)
+    }
+
+    /// Erases the store's type for run-time dispatch.
+    fn into_shared(self) -> SharedStore
+    where
+        Self: 'static,
+    {
+        Arc::new(self)
+    }
+}
+
+impl<S: Store> StoreExt for S {}

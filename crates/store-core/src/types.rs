@@ -1,0 +1,281 @@
+//! The values that cross the contract: entries, versions, expiries, conditions, outcomes.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+
+/// A point in time with millisecond precision: milliseconds since the Unix epoch.
+///
+/// Expiries are absolute so that every instance of a fleet, and the backend itself,
+/// agree on when an entry dies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The Unix epoch.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// A timestamp `millis` milliseconds after the Unix epoch.
+    pub const fn from_millis(millis: u64) -> Self {
+        Timestamp(millis)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// The current wall-clock time (see [`crate::Clock`] for an injectable source).
+    pub fn now() -> Self {
+        Self::from_system_time(SystemTime::now())
+    }
+
+    /// Converts a `SystemTime`, truncating to the millisecond (times before the epoch
+    /// become the epoch).
+    pub fn from_system_time(time: SystemTime) -> Self {
+        let millis = time
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        Timestamp(u64::try_from(millis).unwrap_or(u64::MAX))
+    }
+
+    /// This timestamp as a `SystemTime`.
+    pub fn to_system_time(self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.0)
+    }
+
+    /// The time `ttl` after this one, with the TTL rounded up to a whole millisecond so
+    /// that an entry never dies earlier than asked.
+    pub fn add_ttl(self, ttl: Duration) -> Self {
+        Timestamp(self.0.saturating_add(ttl_millis(ttl)))
+    }
+
+    /// How long from `earlier` to `self`, zero if `earlier` is later.
+    pub fn saturating_duration_since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+}
+
+/// A TTL in whole milliseconds, rounded up (a 1 µs TTL lives 1 ms, not 0).
+pub fn ttl_millis(ttl: Duration) -> u64 {
+    let millis = ttl.as_nanos().div_ceil(1_000_000);
+    u64::try_from(millis).unwrap_or(u64::MAX)
+}
+
+/// An entry's version: opaque, changes on every successful write of that key (including
+/// `incr`), and never repeats for a key, even after the key is deleted and re-created.
+///
+/// Compare versions only for equality; their order means nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Version(u64);
+
+impl Version {
+    /// Wraps a backend's raw version number. Backends only.
+    pub const fn from_raw(raw: u64) -> Self {
+        Version(raw)
+    }
+
+    /// The backend's raw version number. Backends only.
+    pub const fn as_raw(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// A live entry as read from a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The stored bytes (a counter reads as its decimal ASCII form).
+    pub value: Bytes,
+    /// The version of this write.
+    pub version: Version,
+    /// When the entry dies; `None` lives until deleted.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// When a `set` may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Condition {
+    /// Write unconditionally.
+    #[default]
+    Always,
+    /// Write only if no live entry exists (an expired entry counts as absent).
+    IfAbsent,
+    /// Write only if a live entry exists.
+    IfPresent,
+    /// Write only if the live entry has exactly this version (compare-and-set).
+    IfVersion(Version),
+}
+
+/// Options of a `set`: its condition and TTL.
+///
+/// ```
+/// use std::time::Duration;
+/// use store_core::{Condition, SetOptions};
+/// let opts = SetOptions::if_absent().with_ttl(Duration::from_secs(60));
+/// assert_eq!(opts.condition, Condition::IfAbsent);
+/// assert_eq!(opts.ttl, Some(Duration::from_secs(60)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SetOptions {
+    /// When the write may happen.
+    pub condition: Condition,
+    /// `None` keeps the entry until deleted (also clearing an earlier TTL); `Some(d)`
+    /// expires it `d` after the write, rounded up to the millisecond.
+    pub ttl: Option<Duration>,
+}
+
+impl SetOptions {
+    /// Unconditional write, no TTL.
+    pub fn always() -> Self {
+        Self::default()
+    }
+
+    /// Insert-only write.
+    pub fn if_absent() -> Self {
+        Self::default().with_condition(Condition::IfAbsent)
+    }
+
+    /// Update-only write.
+    pub fn if_present() -> Self {
+        Self::default().with_condition(Condition::IfPresent)
+    }
+
+    /// Compare-and-set against `version`.
+    pub fn if_version(version: Version) -> Self {
+        Self::default().with_condition(Condition::IfVersion(version))
+    }
+
+    /// Sets the condition.
+    pub fn with_condition(mut self, condition: Condition) -> Self {
+        self.condition = condition;
+        self
+    }
+
+    /// Sets the TTL.
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Sets or clears the TTL.
+    pub fn with_ttl_opt(mut self, ttl: Option<Duration>) -> Self {
+        self.ttl = ttl;
+        self
+    }
+}
+
+/// What a `set` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetOutcome {
+    /// The value was written with this new version.
+    Written(Version),
+    /// The condition failed and nothing was written.
+    Rejected {
+        /// The live entry that made the condition fail, when the backend returns it in the
+        /// same round trip ([`crate::Capabilities::returns_current_on_reject`]); `None`
+        /// when there is no live entry or the backend cannot say.
+        current: Option<Entry>,
+    },
+}
+
+impl SetOutcome {
+    /// The new version, if written.
+    pub fn version(&self) -> Option<Version> {
+        match self {
+            SetOutcome::Written(v) => Some(*v),
+            SetOutcome::Rejected { .. } => None,
+        }
+    }
+
+    /// `true` if the value was written.
+    pub fn is_written(&self) -> bool {
+        matches!(self, SetOutcome::Written(_))
+    }
+}
+
+/// When a `delete` may remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeleteCondition {
+    /// Remove whatever is there.
+    #[default]
+    Always,
+    /// Remove only if the live entry has exactly this version.
+    IfVersion(Version),
+}
+
+/// The result of an `incr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncrOutcome {
+    /// The counter's value after the increment.
+    pub value: i64,
+    /// When the counter dies: set by the call that created it, never moved by later calls.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// An opaque position in a `list` walk. Pass it back unchanged to get the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor(String);
+
+impl Cursor {
+    /// Wraps a backend's encoded position. Backends only; users treat cursors as opaque.
+    pub fn new(encoded: impl Into<String>) -> Self {
+        Cursor(encoded.into())
+    }
+
+    /// The encoded form, safe to hand to a client and accept back.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Cursor {
+    fn from(s: String) -> Self {
+        Cursor(s)
+    }
+}
+
+impl fmt::Display for Cursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One page of a `list` walk.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListPage {
+    /// Live keys of the namespace that start with the prefix (at most `limit`).
+    pub keys: Vec<String>,
+    /// Where to continue; `None` when the walk is complete.
+    pub cursor: Option<Cursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_rounds_up_to_the_millisecond() {
+        assert_eq!(ttl_millis(Duration::from_micros(1)), 1);
+        assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
+        assert_eq!(ttl_millis(Duration::from_millis(7)), 7);
+        assert_eq!(
+            Timestamp::from_millis(10).add_ttl(Duration::from_nanos(1)),
+            Timestamp::from_millis(11)
+        );
+    }
+
+    #[test]
+    fn timestamps_round_trip_through_system_time() {
+        let t = Timestamp::from_millis(1_700_000_000_123);
+        assert_eq!(Timestamp::from_system_time(t.to_system_time()), t);
+    }
+}
