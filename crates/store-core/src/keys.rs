@@ -2,7 +2,7 @@
 //!
 //! | part | length (UTF-8 bytes) | characters |
 //! |---|---|---|
-//! | namespace | 1 ..= [`MAX_NAMESPACE_LEN`] | any but ASCII control characters |
+//! | namespace | 1 ..= [`MAX_NAMESPACE_LEN`] (or the store's smaller [`Capabilities::max_namespace_len`]) | any but ASCII control characters |
 //! | key | 1 ..= [`MAX_KEY_LEN`] (or the backend's smaller [`Capabilities::max_key_len`]) | any but ASCII control characters |
 //! | list prefix | 0 ..= the key limit | any but ASCII control characters |
 //!
@@ -19,6 +19,7 @@
 //! ```
 //!
 //! [`Capabilities::max_key_len`]: crate::Capabilities::max_key_len
+//! [`Capabilities::max_namespace_len`]: crate::Capabilities::max_namespace_len
 
 use crate::{Error, Result};
 
@@ -29,7 +30,13 @@ pub const MAX_KEY_LEN: usize = 1024;
 
 /// Checks a namespace against the rules above.
 pub fn validate_namespace(namespace: &str) -> Result<()> {
-    validate("namespace", namespace, 1, MAX_NAMESPACE_LEN)
+    validate_namespace_within(namespace, MAX_NAMESPACE_LEN)
+}
+
+/// Checks a namespace against the rules above with a smaller length limit (a store
+/// behind a prefix layer has less room).
+pub fn validate_namespace_within(namespace: &str, max_len: usize) -> Result<()> {
+    validate("namespace", namespace, 1, max_len.min(MAX_NAMESPACE_LEN))
 }
 
 /// Checks a key against the rules above, with `max_len` the backend's key limit.

@@ -10,7 +10,7 @@ pub const MAX_TTL: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Checks a namespace and key.
 pub fn entry_key(caps: &Capabilities, namespace: &str, key: &str) -> Result<()> {
-    keys::validate_namespace(namespace)?;
+    keys::validate_namespace_within(namespace, caps.max_namespace_len)?;
     keys::validate_key(key, caps.max_key_len)
 }
 
@@ -71,7 +71,7 @@ pub fn incr(caps: &Capabilities, namespace: &str, key: &str, ttl: Option<Duratio
 
 /// Everything a `list` checks before I/O.
 pub fn list(caps: &Capabilities, namespace: &str, prefix: &str, limit: usize) -> Result<()> {
-    keys::validate_namespace(namespace)?;
+    keys::validate_namespace_within(namespace, caps.max_namespace_len)?;
     keys::validate_prefix(prefix, caps.max_key_len)?;
     if limit == 0 || limit > caps.max_list_limit {
         return Err(Error::InvalidArgument(format!(
@@ -89,6 +89,7 @@ mod tests {
     fn caps() -> Capabilities {
         let mut c = Capabilities::default();
         c.max_key_len = 8;
+        c.max_namespace_len = 8;
         c.max_value_size = 4;
         c.max_list_limit = 10;
         c

@@ -109,6 +109,7 @@ impl MemoryStore {
         capabilities.sorted_list = true;
         capabilities.strongly_consistent_reads = true;
         capabilities.max_key_len = keys::MAX_KEY_LEN;
+        capabilities.max_namespace_len = keys::MAX_NAMESPACE_LEN;
         capabilities.max_value_size = b.max_value_size;
         capabilities.max_list_limit = MAX_LIST_LIMIT;
         capabilities.ttl_resolution = Duration::from_millis(1);

@@ -13,7 +13,10 @@ use crate::{
 ///
 /// The mapping stays injective: a fixed prefix followed by the namespace is a different
 /// string for every namespace. Keys are untouched, so `list` returns them as written.
-/// The prefixed namespace must still fit [`keys::MAX_NAMESPACE_LEN`].
+/// The prefix uses part of the namespace budget: the wrapped store declares
+/// `max_namespace_len` reduced by the prefix length, and checks the caller's namespace
+/// (non-empty, within that budget) before prefixing, so an empty namespace is refused
+/// as it would be without the layer.
 ///
 /// ```
 /// use store_core::layer::PrefixLayer;
@@ -43,9 +46,14 @@ impl PrefixLayer {
 impl<S: Store> Layer<S> for PrefixLayer {
     type Store = Prefixed<S>;
     fn layer(&self, inner: S) -> Prefixed<S> {
+        let mut capabilities = inner.capabilities().clone();
+        capabilities.max_namespace_len = capabilities
+            .max_namespace_len
+            .saturating_sub(self.prefix.len());
         Prefixed {
             inner,
             prefix: self.prefix.clone(),
+            capabilities,
         }
     }
 }
@@ -55,20 +63,22 @@ impl<S: Store> Layer<S> for PrefixLayer {
 pub struct Prefixed<S> {
     inner: S,
     prefix: String,
+    capabilities: Capabilities,
 }
 
 impl<S> Prefixed<S> {
-    fn namespace(&self, namespace: &str) -> String {
+    fn namespace(&self, namespace: &str) -> Result<String> {
+        keys::validate_namespace_within(namespace, self.capabilities.max_namespace_len)?;
         let mut full = String::with_capacity(self.prefix.len() + namespace.len());
         full.push_str(&self.prefix);
         full.push_str(namespace);
-        full
+        Ok(full)
     }
 }
 
 impl<S: Store> Store for Prefixed<S> {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
-        self.inner.get(&self.namespace(namespace), key).await
+        self.inner.get(&self.namespace(namespace)?, key).await
     }
 
     async fn set(
@@ -79,13 +89,13 @@ impl<S: Store> Store for Prefixed<S> {
         opts: SetOptions,
     ) -> Result<SetOutcome> {
         self.inner
-            .set(&self.namespace(namespace), key, value, opts)
+            .set(&self.namespace(namespace)?, key, value, opts)
             .await
     }
 
     async fn delete(&self, namespace: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
         self.inner
-            .delete(&self.namespace(namespace), key, condition)
+            .delete(&self.namespace(namespace)?, key, condition)
             .await
     }
 
@@ -97,7 +107,7 @@ impl<S: Store> Store for Prefixed<S> {
         ttl: Option<Duration>,
     ) -> Result<IncrOutcome> {
         self.inner
-            .incr(&self.namespace(namespace), key, delta, ttl)
+            .incr(&self.namespace(namespace)?, key, delta, ttl)
             .await
     }
 
@@ -109,11 +119,11 @@ impl<S: Store> Store for Prefixed<S> {
         limit: usize,
     ) -> Result<ListPage> {
         self.inner
-            .list(&self.namespace(namespace), prefix, cursor, limit)
+            .list(&self.namespace(namespace)?, prefix, cursor, limit)
             .await
     }
 
     fn capabilities(&self) -> &Capabilities {
-        self.inner.capabilities()
+        &self.capabilities
     }
 }

@@ -1,0 +1,198 @@
+//! Atomicity under races: many tasks, one key.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{fail, must_get, pass, put, skip};
+use crate::conformance::{CaseResult, Ctx, Failure, ensure, ensure_eq};
+use crate::{Error, SetOptions, SetOutcome, Store};
+
+/// Tasks in each race.
+pub const TASKS: usize = 32;
+/// Increments per task in the incr race.
+pub const INCRS_PER_TASK: usize = 100;
+/// Updates per task in the CAS race.
+pub const CAS_UPDATES_PER_TASK: usize = 10;
+
+async fn join_all<T: Send + 'static>(
+    handles: Vec<tokio::task::JoinHandle<Result<T, Error>>>,
+) -> Result<Vec<T>, Failure> {
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        match handle.await {
+            Ok(result) => out.push(result?),
+            Err(join) => return fail(format!("a racing task panicked: {join}")),
+        }
+    }
+    Ok(out)
+}
+
+/// 32 tasks race `IfAbsent` on one key: exactly one wins, the others see its value.
+pub async fn if_absent_race_has_exactly_one_winner<S: Store + 'static>(
+    cx: Arc<Ctx<S>>,
+) -> CaseResult {
+    if !cx.caps().compare_and_set {
+        return skip("backend does not declare compare_and_set");
+    }
+    let ns = Arc::new(cx.ns());
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let handles = (0..TASKS)
+        .map(|i| {
+            let (store, ns, start) = (cx.shared(), ns.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let value = Bytes::from(format!("task-{i}"));
+                store.set(&ns, "lock", value, SetOptions::if_absent()).await
+            })
+        })
+        .collect();
+    let outcomes = join_all(handles).await?;
+    let winners: Vec<usize> = (0..TASKS).filter(|&i| outcomes[i].is_written()).collect();
+    ensure_eq!(winners.len(), 1, "IfAbsent winners among {TASKS} tasks ({winners:?})");
+    let winner = winners[0];
+    let entry = must_get(cx.store(), &ns, "lock").await?;
+    ensure_eq!(
+        entry.value,
+        Bytes::from(format!("task-{winner}")),
+        "stored value is the winner's"
+    );
+    if cx.caps().returns_current_on_reject {
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if let SetOutcome::Rejected { current } = outcome {
+                let seen = current.as_ref().map(|c| &c.value);
+                ensure!(
+                    seen == Some(&entry.value),
+                    "loser {i} was told the current value is {seen:?}, not the winner's"
+                );
+            }
+        }
+    }
+    pass()
+}
+
+/// 32 tasks × 100 `incr(1)` on one counter total exactly 3200, and every intermediate
+/// value 1..=3200 is returned exactly once.
+pub async fn concurrent_incr_is_exact<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    if !cx.caps().atomic_incr {
+        return skip("backend does not declare atomic_incr");
+    }
+    let ns = Arc::new(cx.ns());
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let handles = (0..TASKS)
+        .map(|_| {
+            let (store, ns, start) = (cx.shared(), ns.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let mut seen = Vec::with_capacity(INCRS_PER_TASK);
+                for _ in 0..INCRS_PER_TASK {
+                    seen.push(store.incr(&ns, "hits", 1, None).await?.value);
+                }
+                Ok(seen)
+            })
+        })
+        .collect();
+    let returned: Vec<i64> = join_all(handles).await?.into_iter().flatten().collect();
+    let total = (TASKS * INCRS_PER_TASK) as i64;
+    let distinct: BTreeSet<i64> = returned.iter().copied().collect();
+    ensure_eq!(
+        cx.store().incr(&ns, "hits", 0, None).await?.value,
+        total,
+        "final count"
+    );
+    ensure!(
+        distinct.len() == returned.len() && distinct == (1..=total).collect(),
+        "returned values are not exactly 1..={total}: {} returned, {} distinct",
+        returned.len(),
+        distinct.len()
+    );
+    pass()
+}
+
+/// 32 tasks each apply 10 increments through a get + `IfVersion` retry loop on a decimal
+/// value: none is lost (final value 320).
+pub async fn cas_increment_loops_lose_no_update<S: Store + 'static>(
+    cx: Arc<Ctx<S>>,
+) -> CaseResult {
+    if !cx.caps().compare_and_set {
+        return skip("backend does not declare compare_and_set");
+    }
+    let ns = Arc::new(cx.ns());
+    put(cx.store(), &ns, "n", b"0").await?;
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let handles = (0..TASKS)
+        .map(|_| {
+            let (store, ns, start) = (cx.shared(), ns.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let mut conflicts = 0usize;
+                for _ in 0..CAS_UPDATES_PER_TASK {
+                    loop {
+                        let Some(entry) = store.get(&ns, "n").await? else {
+                            return Err(Error::Backend {
+                                message: "counter vanished".into(),
+                                source: None,
+                            });
+                        };
+                        let n: u64 = std::str::from_utf8(&entry.value)
+                            .ok()
+                            .and_then(|s| s.parse().ok())
+                            .ok_or_else(|| Error::Backend {
+                                message: format!("counter holds {:?}", entry.value),
+                                source: None,
+                            })?;
+                        let next = Bytes::from((n + 1).to_string());
+                        let opts = SetOptions::if_version(entry.version);
+                        match store.set(&ns, "n", next, opts).await? {
+                            SetOutcome::Written(_) => break,
+                            SetOutcome::Rejected { .. } => conflicts += 1,
+                        }
+                    }
+                }
+                Ok(conflicts)
+            })
+        })
+        .collect();
+    let conflicts: usize = join_all(handles).await?.into_iter().sum();
+    let expected = (TASKS * CAS_UPDATES_PER_TASK).to_string();
+    let entry = must_get(cx.store(), &ns, "n").await?;
+    ensure_eq!(
+        std::str::from_utf8(&entry.value).unwrap_or("<not utf-8>"),
+        expected.as_str(),
+        "final value after CAS loops ({conflicts} conflicts retried)"
+    );
+    pass()
+}
+
+/// 32 tasks race `IfVersion` with the same version: exactly one wins.
+pub async fn if_version_race_has_exactly_one_winner<S: Store + 'static>(
+    cx: Arc<Ctx<S>>,
+) -> CaseResult {
+    if !cx.caps().compare_and_set {
+        return skip("backend does not declare compare_and_set");
+    }
+    let ns = Arc::new(cx.ns());
+    let version = put(cx.store(), &ns, "k", b"base").await?;
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let handles = (0..TASKS)
+        .map(|i| {
+            let (store, ns, start) = (cx.shared(), ns.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let value = Bytes::from(format!("task-{i}"));
+                store.set(&ns, "k", value, SetOptions::if_version(version)).await
+            })
+        })
+        .collect();
+    let outcomes = join_all(handles).await?;
+    let winners: Vec<usize> = (0..TASKS).filter(|&i| outcomes[i].is_written()).collect();
+    ensure_eq!(winners.len(), 1, "IfVersion winners among {TASKS} tasks ({winners:?})");
+    let entry = must_get(cx.store(), &ns, "k").await?;
+    ensure_eq!(
+        (entry.value, Some(entry.version)),
+        (Bytes::from(format!("task-{}", winners[0])), outcomes[winners[0]].version()),
+        "stored entry is the winner's"
+    );
+    pass()
+}
