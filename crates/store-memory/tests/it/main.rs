@@ -4,6 +4,7 @@
 mod bound;
 mod layers;
 mod open;
+mod suite_catches_bugs;
 mod sweeper;
 
 /// The suite with a manual clock: TTL cases advance time instantly.

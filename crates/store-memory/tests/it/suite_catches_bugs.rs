@@ -1,0 +1,237 @@
+//! The conformance suite must catch a wrong backend. Each `Bug` below wraps a real
+//! memory store with one classic mistake; the whole suite runs against it through
+//! `run_all`, and the cases named here must be among the failures.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use store_core::conformance::{Subject, run_all};
+use store_core::{
+    Bytes, Capabilities, Condition, Cursor, DeleteCondition, Entry, IncrOutcome, ListPage,
+    ManualClock, Result, SetOptions, SetOutcome, Store,
+};
+use store_memory::MemoryStore;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Bug {
+    /// `incr` as get-then-set: loses updates under concurrency.
+    ReadThenWriteIncr,
+    /// `IfAbsent` rejects when the key was ever written, expired or not.
+    IfAbsentIgnoresExpiry,
+    /// `incr` re-applies its TTL on every call: the window slides.
+    IncrSlidesTtl,
+    /// `list` resumes from the second-to-last key of a page: keys come back twice.
+    ListCursorOffByOne,
+    /// `(namespace, key)` joined with `:` into one string: pairs collide.
+    NaiveKeyJoin,
+    /// A rejected conditional write does not return the current entry, yet the
+    /// capability says it does.
+    ForgetsCurrentOnReject,
+}
+
+#[derive(Debug, Clone)]
+struct Broken {
+    inner: MemoryStore,
+    bug: Bug,
+    /// For `IfAbsentIgnoresExpiry`: every key ever written, never forgotten on expiry.
+    written: Arc<Mutex<HashMap<(String, String), ()>>>,
+}
+
+impl Broken {
+    fn ns<'a>(&self, ns: &'a str, key: &'a str) -> (String, String) {
+        match self.bug {
+            Bug::NaiveKeyJoin => ("joined".to_owned(), format!("{ns}:{key}")),
+            _ => (ns.to_owned(), key.to_owned()),
+        }
+    }
+}
+
+impl Store for Broken {
+    async fn get(&self, ns: &str, key: &str) -> Result<Option<Entry>> {
+        let (ns, key) = self.ns(ns, key);
+        self.inner.get(&ns, &key).await
+    }
+
+    async fn set(&self, ns: &str, key: &str, value: Bytes, opts: SetOptions) -> Result<SetOutcome> {
+        let (ns, key) = self.ns(ns, key);
+        let id = (ns.clone(), key.clone());
+        if self.bug == Bug::IfAbsentIgnoresExpiry
+            && opts.condition == Condition::IfAbsent
+            && self.written.lock().unwrap().contains_key(&id)
+        {
+            let current = self.inner.get(&ns, &key).await?;
+            return Ok(SetOutcome::Rejected { current });
+        }
+        let outcome = self.inner.set(&ns, &key, value, opts).await?;
+        if outcome.is_written() {
+            self.written.lock().unwrap().insert(id, ());
+        }
+        match (self.bug, outcome) {
+            (Bug::ForgetsCurrentOnReject, SetOutcome::Rejected { .. }) => {
+                Ok(SetOutcome::Rejected { current: None })
+            }
+            (_, outcome) => Ok(outcome),
+        }
+    }
+
+    async fn delete(&self, ns: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
+        let (ns, key) = self.ns(ns, key);
+        let removed = self.inner.delete(&ns, &key, condition).await?;
+        if removed {
+            self.written.lock().unwrap().remove(&(ns, key));
+        }
+        Ok(removed)
+    }
+
+    async fn incr(&self, ns: &str, key: &str, delta: i64, ttl: Option<Duration>) -> Result<IncrOutcome> {
+        let (ns, key) = self.ns(ns, key);
+        match self.bug {
+            Bug::ReadThenWriteIncr => {
+                let current: i64 = match self.inner.get(&ns, &key).await? {
+                    Some(e) => std::str::from_utf8(&e.value).ok().and_then(|s| s.parse().ok()).unwrap_or(0),
+                    None => 0,
+                };
+                tokio::task::yield_now().await;
+                let value: i64 = current.wrapping_add(delta);
+                let opts = SetOptions::always().with_ttl_opt(ttl);
+                self.inner.set(&ns, &key, Bytes::from(value.to_string()), opts).await?;
+                let expires_at = self.inner.get(&ns, &key).await?.and_then(|e| e.expires_at);
+                Ok(IncrOutcome { value, expires_at })
+            }
+            Bug::IncrSlidesTtl => {
+                let out = self.inner.incr(&ns, &key, delta, ttl).await?;
+                let Some(ttl) = ttl else { return Ok(out) };
+                let value = Bytes::from(out.value.to_string());
+                self.inner.set(&ns, &key, value, SetOptions::always().with_ttl(ttl)).await?;
+                let expires_at = self.inner.get(&ns, &key).await?.and_then(|e| e.expires_at);
+                Ok(IncrOutcome { value: out.value, expires_at })
+            }
+            _ => self.inner.incr(&ns, &key, delta, ttl).await,
+        }
+    }
+
+    async fn list(&self, ns: &str, prefix: &str, cursor: Option<&Cursor>, limit: usize) -> Result<ListPage> {
+        match self.bug {
+            Bug::NaiveKeyJoin => {
+                let mut page = self
+                    .inner
+                    .list("joined", &format!("{ns}:{prefix}"), cursor, limit)
+                    .await?;
+                let strip = ns.len() + 1;
+                page.keys = page.keys.into_iter().map(|k| k[strip..].to_owned()).collect();
+                Ok(page)
+            }
+            Bug::ListCursorOffByOne => {
+                let mut page = self.inner.list(ns, prefix, cursor, limit).await?;
+                if page.cursor.is_some() && page.keys.len() >= 2 {
+                    page.cursor = Some(Cursor::new(format!("k{}", page.keys[page.keys.len() - 2])));
+                }
+                Ok(page)
+            }
+            _ => self.inner.list(ns, prefix, cursor, limit).await,
+        }
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        self.inner.capabilities()
+    }
+}
+
+async fn failures_with(bug: Bug) -> Vec<String> {
+    let report = run_all(|| async move {
+        let clock = ManualClock::starting_now();
+        let inner = MemoryStore::builder().clock(clock.clone()).build();
+        let store = Broken { inner, bug, written: Arc::default() };
+        Subject::with_manual_clock(store, clock)
+    })
+    .await;
+    let failed: Vec<String> = report
+        .cases
+        .iter()
+        .filter(|c| c.result.is_err())
+        .map(|c| c.name.clone())
+        .collect();
+    eprintln!("{bug:?}: {} cases failed: {failed:#?}", failed.len());
+    failed
+}
+
+async fn assert_caught(bug: Bug, expected: &[&str]) {
+    let failed = failures_with(bug).await;
+    for case in expected {
+        assert!(
+            failed.iter().any(|f| f == case),
+            "{bug:?} should fail `{case}`; failures were {failed:#?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn read_then_write_incr_is_caught() {
+    assert_caught(Bug::ReadThenWriteIncr, &["concurrency::concurrent_incr_is_exact"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn if_absent_ignoring_expiry_is_caught() {
+    assert_caught(
+        Bug::IfAbsentIgnoresExpiry,
+        &["ttl::if_absent_treats_expired_entry_as_absent"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sliding_incr_ttl_is_caught() {
+    assert_caught(
+        Bug::IncrSlidesTtl,
+        &["incr::incr_sets_ttl_only_on_create", "properties::model_based_random_operations"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn list_cursor_off_by_one_is_caught() {
+    assert_caught(
+        Bug::ListCursorOffByOne,
+        &[
+            "list::list_pages_cover_every_key_once_for_each_page_size",
+            "list::list_walk_during_writes_returns_stable_keys_once",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn colliding_key_mapping_is_caught() {
+    assert_caught(
+        Bug::NaiveKeyJoin,
+        &["basic::namespaces_are_isolated", "properties::key_mapping_is_injective"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn missing_current_on_reject_is_caught() {
+    assert_caught(
+        Bug::ForgetsCurrentOnReject,
+        &[
+            "conditions::if_absent_rejects_when_present_returning_current",
+            "concurrency::if_absent_race_has_exactly_one_winner",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_correct_store_passes_the_whole_suite_through_run_all() {
+    let report = run_all(|| async {
+        let clock = ManualClock::starting_now();
+        let store = MemoryStore::builder().clock(clock.clone()).build();
+        Subject::with_manual_clock(store, clock)
+    })
+    .await;
+    eprintln!("{report}");
+    assert!(report.is_success(), "{report}");
+    assert!(report.passed() >= 60, "{report}");
+    assert_eq!(report.skipped(), 1, "only the no-atomic-incr case is skipped: {report}");
+}
