@@ -85,9 +85,8 @@ impl SchemeRegistry {
     /// Errors: [`Error::Misconfigured`] when the URL does not parse or no backend is
     /// registered for its scheme; otherwise whatever the backend's opener returns.
     pub async fn open(&self, url: &str) -> Result<SharedStore> {
-        let parsed = Url::parse(url).map_err(|e| {
-            Error::Misconfigured(format!("`{url}` is not a valid store URL: {e}"))
-        })?;
+        let parsed = Url::parse(url)
+            .map_err(|e| Error::Misconfigured(format!("`{url}` is not a valid store URL: {e}")))?;
         let opener = {
             let openers = self.openers.read().unwrap_or_else(|p| p.into_inner());
             openers.get(parsed.scheme()).cloned()

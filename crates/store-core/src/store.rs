@@ -25,11 +25,8 @@ use crate::{
 pub trait Store: Send + Sync + fmt::Debug {
     /// The live entry at `(namespace, key)`, or `None`. An expired entry is never
     /// returned, even where the backend's own expiry lags.
-    fn get(
-        &self,
-        namespace: &str,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<Entry>>> + Send;
+    fn get(&self, namespace: &str, key: &str)
+    -> impl Future<Output = Result<Option<Entry>>> + Send;
 
     /// Writes `value` if `opts.condition` holds, atomically with the check. An expired
     /// entry counts as absent for every condition.
@@ -86,8 +83,11 @@ pub trait Store: Send + Sync + fmt::Debug {
 /// against `S: Store` accepts a run-time-chosen backend too.
 pub trait DynStore: Send + Sync + fmt::Debug {
     /// See [`Store::get`].
-    fn get_dyn<'a>(&'a self, namespace: &'a str, key: &'a str)
-    -> BoxFuture<'a, Result<Option<Entry>>>;
+    fn get_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Entry>>>;
     /// See [`Store::set`].
     fn set_dyn<'a>(
         &'a self,
@@ -181,11 +181,7 @@ impl<S: Store> DynStore for S {
 pub type SharedStore = Arc<dyn DynStore>;
 
 impl Store for Arc<dyn DynStore> {
-    async fn get(
-        &self,
-        namespace: &str,
-        key: &str,
-    ) -> Result<Option<Entry>> {
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
         (**self).get_dyn(namespace, key).await
     }
     async fn set(
@@ -197,12 +193,7 @@ impl Store for Arc<dyn DynStore> {
     ) -> Result<SetOutcome> {
         (**self).set_dyn(namespace, key, value, opts).await
     }
-    async fn delete(
-        &self,
-        namespace: &str,
-        key: &str,
-        condition: DeleteCondition,
-    ) -> Result<bool> {
+    async fn delete(&self, namespace: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
         (**self).delete_dyn(namespace, key, condition).await
     }
     async fn incr(
@@ -230,11 +221,7 @@ impl Store for Arc<dyn DynStore> {
 
 /// Sharing a concrete store: `Arc<S>` is a store wherever `S` is.
 impl<S: Store> Store for Arc<S> {
-    async fn get(
-        &self,
-        namespace: &str,
-        key: &str,
-    ) -> Result<Option<Entry>> {
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
         (**self).get(namespace, key).await
     }
     async fn set(
@@ -246,12 +233,7 @@ impl<S: Store> Store for Arc<S> {
     ) -> Result<SetOutcome> {
         (**self).set(namespace, key, value, opts).await
     }
-    async fn delete(
-        &self,
-        namespace: &str,
-        key: &str,
-        condition: DeleteCondition,
-    ) -> Result<bool> {
+    async fn delete(&self, namespace: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
         (**self).delete(namespace, key, condition).await
     }
     async fn incr(

@@ -87,12 +87,13 @@ mod tests {
     use super::*;
 
     fn caps() -> Capabilities {
-        let mut c = Capabilities::default();
-        c.max_key_len = 8;
-        c.max_namespace_len = 8;
-        c.max_value_size = 4;
-        c.max_list_limit = 10;
-        c
+        Capabilities {
+            max_key_len: 8,
+            max_namespace_len: 8,
+            max_value_size: 4,
+            max_list_limit: 10,
+            ..Capabilities::default()
+        }
     }
 
     #[test]
@@ -104,7 +105,13 @@ mod tests {
             Err(Error::ValueTooLarge { size: 5, max: 4 })
         ));
         assert!(matches!(
-            set(&c, "ns", "k", b"", &SetOptions::always().with_ttl(Duration::ZERO)),
+            set(
+                &c,
+                "ns",
+                "k",
+                b"",
+                &SetOptions::always().with_ttl(Duration::ZERO)
+            ),
             Err(Error::InvalidArgument(_))
         ));
         assert!(matches!(

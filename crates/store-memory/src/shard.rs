@@ -56,6 +56,15 @@ pub(crate) fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
     (itoa::Buffer::new().format(n) == s).then_some(n)
 }
 
+/// What a write puts in a slot.
+pub(crate) struct Write {
+    pub(crate) data: Data,
+    pub(crate) version: u64,
+    pub(crate) expires_at: Option<Timestamp>,
+    /// The write's time in clock milliseconds, when LRU eviction tracks access times.
+    pub(crate) access_ms: Option<u64>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub(crate) namespace: Arc<str>,
@@ -129,17 +138,25 @@ impl Shard {
         (self.next_version << 10) | shard_index as u64
     }
 
-    pub(crate) fn insert(
+    /// Writes `write` to `(namespace, key)`, replacing an existing slot in place or
+    /// inserting a new one (and indexing its key).
+    pub(crate) fn upsert(
         &mut self,
         hasher: &impl BuildHasher,
         hash: u64,
         namespace: &str,
         key: &str,
-        data: Data,
-        version: u64,
-        expires_at: Option<Timestamp>,
-        now_ms: u64,
+        write: Write,
     ) {
+        if let Some(slot) = self.find_mut(hash, namespace, key) {
+            slot.data = write.data;
+            slot.version = write.version;
+            slot.expires_at = write.expires_at;
+            if let Some(ms) = write.access_ms {
+                slot.touch(ms);
+            }
+            return;
+        }
         let key: Arc<str> = Arc::from(key);
         let namespace = match self.index.get_key_value(namespace) {
             Some((ns, _)) => ns.clone(),
@@ -152,14 +169,13 @@ impl Shard {
         let slot = Slot {
             namespace,
             key,
-            data,
-            version,
-            expires_at,
-            last_access: AtomicU64::new(now_ms),
+            data: write.data,
+            version: write.version,
+            expires_at: write.expires_at,
+            last_access: AtomicU64::new(write.access_ms.unwrap_or(0)),
         };
-        self.table.insert_unique(hash, slot, |s| {
-            hash_pair(hasher, &s.namespace, &s.key)
-        });
+        self.table
+            .insert_unique(hash, slot, |s| hash_pair(hasher, &s.namespace, &s.key));
     }
 
     /// Removes the slot and its index entry; returns the removed slot.
@@ -260,7 +276,16 @@ mod tests {
         assert_eq!(parse_canonical_i64(b"41"), Some(41));
         assert_eq!(parse_canonical_i64(b"-7"), Some(-7));
         assert_eq!(parse_canonical_i64(b"0"), Some(0));
-        for bad in [&b"+1"[..], b"01", b" 1", b"1 ", b"", b"-0", b"1.0", b"99999999999999999999"] {
+        for bad in [
+            &b"+1"[..],
+            b"01",
+            b" 1",
+            b"1 ",
+            b"",
+            b"-0",
+            b"1.0",
+            b"99999999999999999999",
+        ] {
             assert_eq!(parse_canonical_i64(bad), None, "{bad:?}");
         }
     }

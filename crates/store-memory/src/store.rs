@@ -13,7 +13,7 @@ use store_core::{
 };
 
 use crate::config::{EvictionPolicy, MemoryLimit, MemoryStoreBuilder};
-use crate::shard::{Data, Shard, Slot, entry_size, hash_pair};
+use crate::shard::{Data, Shard, Slot, Write, entry_size, hash_pair};
 
 /// Largest page one `list` call returns.
 pub const MAX_LIST_LIMIT: usize = 1000;
@@ -213,9 +213,9 @@ impl MemoryStore {
         let new_size = entry_size(namespace, key, value.len());
         for _ in 0..MAX_EVICTIONS_PER_WRITE {
             let mut shard = self.inner.shards[index].0.write();
-            let now = self.inner.clock.now();
+            let now = LazyNow::new(&*self.inner.clock);
             let existing = shard.find(hash, namespace, key);
-            let live = existing.filter(|s| s.is_live(|| now));
+            let live = existing.filter(|s| s.is_live(|| now.get()));
             let allowed = match opts.condition {
                 Condition::Always => true,
                 Condition::IfAbsent => live.is_none(),
@@ -230,32 +230,22 @@ impl MemoryStore {
             let old = existing.map(|s| (1, s.size())).unwrap_or((0, 0));
             if !self.inner.reserve(1 - old.0, new_size, old.1) {
                 drop(shard);
-                self.inner.make_room(new_size, now)?;
+                self.inner.make_room(new_size, now.get())?;
                 continue;
             }
             let version = shard.next_version(index);
-            let expires_at = opts.ttl.map(|ttl| now.add_ttl(ttl));
-            match shard.find_mut(hash, namespace, key) {
-                Some(slot) => {
-                    slot.data = Data::Bytes(value);
-                    slot.version = version;
-                    slot.expires_at = expires_at;
-                    slot.touch(now.as_millis());
-                }
-                None => shard.insert(
-                    &self.inner.hasher,
-                    hash,
-                    namespace,
-                    key,
-                    Data::Bytes(value),
-                    version,
-                    expires_at,
-                    now.as_millis(),
-                ),
-            }
+            let write = Write {
+                data: Data::Bytes(value),
+                version,
+                expires_at: opts.ttl.map(|ttl| now.get().add_ttl(ttl)),
+                access_ms: self.lru().then(|| now.get().as_millis()),
+            };
+            shard.upsert(&self.inner.hasher, hash, namespace, key, write);
             return Ok(SetOutcome::Written(Version::from_raw(version)));
         }
-        Err(self.inner.full("too many concurrent writes competing for room"))
+        Err(self
+            .inner
+            .full("too many concurrent writes competing for room"))
     }
 
     fn incr_now(
@@ -270,44 +260,34 @@ impl MemoryStore {
         let new_size = entry_size(namespace, key, 8);
         for _ in 0..MAX_EVICTIONS_PER_WRITE {
             let mut shard = self.inner.shards[index].0.write();
-            let now = self.inner.clock.now();
+            let now = LazyNow::new(&*self.inner.clock);
             let existing = shard.find(hash, namespace, key);
             let old = existing.map(|s| (1, s.size())).unwrap_or((0, 0));
-            let (value, expires_at) = match existing.filter(|s| s.is_live(|| now)) {
+            let (value, expires_at) = match existing.filter(|s| s.is_live(|| now.get())) {
                 Some(slot) => {
                     let current = slot.data.as_counter().ok_or(Error::NotACounter)?;
                     let value = current.checked_add(delta).ok_or(Error::CounterOverflow)?;
                     (value, slot.expires_at)
                 }
-                None => (delta, ttl.map(|ttl| now.add_ttl(ttl))),
+                None => (delta, ttl.map(|ttl| now.get().add_ttl(ttl))),
             };
             if !self.inner.reserve(1 - old.0, new_size, old.1) {
                 drop(shard);
-                self.inner.make_room(new_size, now)?;
+                self.inner.make_room(new_size, now.get())?;
                 continue;
             }
-            let version = shard.next_version(index);
-            match shard.find_mut(hash, namespace, key) {
-                Some(slot) => {
-                    slot.data = Data::Counter(value);
-                    slot.version = version;
-                    slot.expires_at = expires_at;
-                    slot.touch(now.as_millis());
-                }
-                None => shard.insert(
-                    &self.inner.hasher,
-                    hash,
-                    namespace,
-                    key,
-                    Data::Counter(value),
-                    version,
-                    expires_at,
-                    now.as_millis(),
-                ),
-            }
+            let write = Write {
+                data: Data::Counter(value),
+                version: shard.next_version(index),
+                expires_at,
+                access_ms: self.lru().then(|| now.get().as_millis()),
+            };
+            shard.upsert(&self.inner.hasher, hash, namespace, key, write);
             return Ok(IncrOutcome { value, expires_at });
         }
-        Err(self.inner.full("too many concurrent writes competing for room"))
+        Err(self
+            .inner
+            .full("too many concurrent writes competing for room"))
     }
 
     fn get_now(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
@@ -334,8 +314,7 @@ impl MemoryStore {
         let Some(slot) = shard.find(hash, namespace, key) else {
             return Ok(false);
         };
-        let now = self.inner.clock.now();
-        let live = slot.is_live(|| now);
+        let live = slot.is_live(|| self.inner.clock.now());
         let matches = match condition {
             DeleteCondition::Always => true,
             DeleteCondition::IfVersion(v) => slot.version == v.as_raw(),
@@ -382,6 +361,33 @@ impl MemoryStore {
             keys: keys.iter().map(|k| k.to_string()).collect(),
             cursor,
         })
+    }
+}
+
+/// The current time, read from the clock at most once and only if needed: a write that
+/// involves no expiry never pays for a clock read.
+struct LazyNow<'a> {
+    clock: &'a dyn Clock,
+    at: std::cell::Cell<Option<Timestamp>>,
+}
+
+impl<'a> LazyNow<'a> {
+    fn new(clock: &'a dyn Clock) -> Self {
+        LazyNow {
+            clock,
+            at: std::cell::Cell::new(None),
+        }
+    }
+
+    fn get(&self) -> Timestamp {
+        match self.at.get() {
+            Some(at) => at,
+            None => {
+                let at = self.clock.now();
+                self.at.set(Some(at));
+                at
+            }
+        }
     }
 }
 
@@ -451,7 +457,8 @@ impl Inner {
             }
             EvictionPolicy::LeastRecentlyUsed => {
                 for _ in 0..self.shards.len() {
-                    let at = b.evict_cursor.fetch_add(1, Ordering::Relaxed) & (self.shards.len() - 1);
+                    let at =
+                        b.evict_cursor.fetch_add(1, Ordering::Relaxed) & (self.shards.len() - 1);
                     let mut shard = self.shards[at].0.write();
                     let (bytes, count) = shard.purge_expired(now);
                     if count > 0 {

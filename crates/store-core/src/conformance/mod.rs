@@ -397,7 +397,10 @@ where
                 case.group
             );
         }
-        Err(failure) => panic!("conformance case `{}::{name}` FAILED: {failure}", case.group),
+        Err(failure) => panic!(
+            "conformance case `{}::{name}` FAILED: {failure}",
+            case.group
+        ),
     }
 }
 

@@ -277,7 +277,9 @@ impl<S: Store + 'static> Model<'_, S> {
                     crate::Condition::Always => true,
                     crate::Condition::IfAbsent => live.is_none(),
                     crate::Condition::IfPresent => live.is_some(),
-                    crate::Condition::IfVersion(v) => live.as_ref().is_some_and(|e| e.version == Some(v)),
+                    crate::Condition::IfVersion(v) => {
+                        live.as_ref().is_some_and(|e| e.version == Some(v))
+                    }
                 };
                 let opts = SetOptions::always()
                     .with_condition(condition)
@@ -360,7 +362,9 @@ impl<S: Store + 'static> Model<'_, S> {
                 let ttl = ttl_ms.map(Duration::from_millis);
                 let got = store.incr(self.ns, KEYS[key], delta, ttl).await;
                 match (got, expected) {
-                    (Ok(g), Ok(w)) if g.value == w.value && self.same_expiry(g.expires_at, w.expires_at) => {
+                    (Ok(g), Ok(w))
+                        if g.value == w.value && self.same_expiry(g.expires_at, w.expires_at) =>
+                    {
                         self.entries.insert(
                             key,
                             ModelEntry {
@@ -383,7 +387,11 @@ impl<S: Store + 'static> Model<'_, S> {
                     .filter(|&k| self.live(k).is_some() && KEYS[k].starts_with(prefix))
                     .map(|k| KEYS[k].to_owned())
                     .collect();
-                let got = if store.capabilities().sorted_list { got } else { sorted(got) };
+                let got = if store.capabilities().sorted_list {
+                    got
+                } else {
+                    sorted(got)
+                };
                 if got != sorted(want.clone()) {
                     return Err(format!("list {prefix:?}: store {got:?}, model {want:?}"));
                 }

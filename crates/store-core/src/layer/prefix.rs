@@ -4,8 +4,8 @@ use bytes::Bytes;
 
 use super::Layer;
 use crate::{
-    Capabilities, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage, Result,
-    SetOptions, SetOutcome, Store, keys,
+    Capabilities, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage, Result, SetOptions,
+    SetOutcome, Store, keys,
 };
 
 /// Prepends a fixed prefix to every namespace, so several applications can share one

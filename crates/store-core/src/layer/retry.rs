@@ -112,7 +112,12 @@ enum Replay {
 }
 
 impl RetryLayer {
-    async fn run<T, F, Fut>(&self, operation: &'static str, replay: Replay, mut call: F) -> Result<T>
+    async fn run<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        replay: Replay,
+        mut call: F,
+    ) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,

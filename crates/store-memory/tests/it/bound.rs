@@ -11,17 +11,29 @@ fn value(n: usize) -> Bytes {
 async fn reject_policy_refuses_writes_past_max_entries_and_keeps_everything() {
     let store = MemoryStore::builder().shards(4).max_entries(3).build();
     for key in ["a", "b", "c"] {
-        store.set("ns", key, value(1), SetOptions::always()).await.unwrap();
+        store
+            .set("ns", key, value(1), SetOptions::always())
+            .await
+            .unwrap();
     }
-    let err = store.set("ns", "d", value(1), SetOptions::always()).await.unwrap_err();
+    let err = store
+        .set("ns", "d", value(1), SetOptions::always())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::CapacityExceeded(_)), "{err:?}");
     assert!(err.to_string().contains("max_entries: Some(3)"), "{err}");
     let err = store.incr("ns", "counter", 1, None).await.unwrap_err();
     assert!(matches!(err, Error::CapacityExceeded(_)), "{err:?}");
     // Overwriting an existing key needs no room.
-    store.set("ns", "a", value(2), SetOptions::always()).await.unwrap();
+    store
+        .set("ns", "a", value(2), SetOptions::always())
+        .await
+        .unwrap();
     for key in ["a", "b", "c"] {
-        assert!(store.get("ns", key).await.unwrap().is_some(), "{key} was dropped");
+        assert!(
+            store.get("ns", key).await.unwrap().is_some(),
+            "{key} was dropped"
+        );
     }
     assert_eq!(store.usage().entries, 3);
 }
@@ -29,13 +41,22 @@ async fn reject_policy_refuses_writes_past_max_entries_and_keeps_everything() {
 #[tokio::test]
 async fn expired_entries_are_reclaimed_before_refusing() {
     let clock = ManualClock::starting_now();
-    let store = MemoryStore::builder().clock(clock.clone()).max_entries(2).build();
+    let store = MemoryStore::builder()
+        .clock(clock.clone())
+        .max_entries(2)
+        .build();
     let short = SetOptions::always().with_ttl(Duration::from_secs(1));
     store.set("ns", "a", value(1), short).await.unwrap();
     store.set("ns", "b", value(1), short).await.unwrap();
     clock.advance(Duration::from_secs(2));
-    store.set("ns", "c", value(1), SetOptions::always()).await.unwrap();
-    store.set("ns", "d", value(1), SetOptions::always()).await.unwrap();
+    store
+        .set("ns", "c", value(1), SetOptions::always())
+        .await
+        .unwrap();
+    store
+        .set("ns", "d", value(1), SetOptions::always())
+        .await
+        .unwrap();
     assert_eq!(store.usage().entries, 2);
 }
 
@@ -43,16 +64,34 @@ async fn expired_entries_are_reclaimed_before_refusing() {
 async fn max_bytes_counts_namespace_key_value_and_overhead() {
     let entry = "ns".len() + "k0".len() + 100 + ENTRY_OVERHEAD;
     let store = MemoryStore::builder().max_bytes(entry * 2).build();
-    store.set("ns", "k0", value(100), SetOptions::always()).await.unwrap();
-    store.set("ns", "k1", value(100), SetOptions::always()).await.unwrap();
+    store
+        .set("ns", "k0", value(100), SetOptions::always())
+        .await
+        .unwrap();
+    store
+        .set("ns", "k1", value(100), SetOptions::always())
+        .await
+        .unwrap();
     assert_eq!(store.usage().bytes, entry * 2);
-    let err = store.set("ns", "k2", value(100), SetOptions::always()).await.unwrap_err();
+    let err = store
+        .set("ns", "k2", value(100), SetOptions::always())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::CapacityExceeded(_)), "{err:?}");
     // Shrinking a value frees bytes for another entry.
-    store.set("ns", "k0", value(0), SetOptions::always()).await.unwrap();
-    store.set("ns", "k2", value(0), SetOptions::always()).await.unwrap();
+    store
+        .set("ns", "k0", value(0), SetOptions::always())
+        .await
+        .unwrap();
+    store
+        .set("ns", "k2", value(0), SetOptions::always())
+        .await
+        .unwrap();
     assert_eq!(store.usage().bytes, (entry - 100) + entry + (entry - 100));
-    let err = store.set("ns", "huge", value(entry * 3), SetOptions::always()).await.unwrap_err();
+    let err = store
+        .set("ns", "huge", value(entry * 3), SetOptions::always())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("can never fit"), "{err}");
 }
 
@@ -66,7 +105,10 @@ async fn lru_policy_evicts_the_least_recently_used_entry() {
         .eviction(EvictionPolicy::LeastRecentlyUsed)
         .build();
     for key in ["a", "b", "c", "d"] {
-        store.set("ns", key, value(1), SetOptions::always()).await.unwrap();
+        store
+            .set("ns", key, value(1), SetOptions::always())
+            .await
+            .unwrap();
         clock.advance(Duration::from_millis(10));
     }
     // Touch everything but "b", which becomes the least recently used.
@@ -74,10 +116,19 @@ async fn lru_policy_evicts_the_least_recently_used_entry() {
         store.get("ns", key).await.unwrap();
         clock.advance(Duration::from_millis(10));
     }
-    store.set("ns", "e", value(1), SetOptions::always()).await.unwrap();
-    assert!(store.get("ns", "b").await.unwrap().is_none(), "b should be evicted");
+    store
+        .set("ns", "e", value(1), SetOptions::always())
+        .await
+        .unwrap();
+    assert!(
+        store.get("ns", "b").await.unwrap().is_none(),
+        "b should be evicted"
+    );
     for key in ["a", "c", "d", "e"] {
-        assert!(store.get("ns", key).await.unwrap().is_some(), "{key} was evicted");
+        assert!(
+            store.get("ns", key).await.unwrap().is_some(),
+            "{key} was evicted"
+        );
     }
     assert_eq!(store.usage().entries, 4);
 }
@@ -91,7 +142,10 @@ async fn bound_holds_exactly_under_concurrent_writers() {
             tokio::spawn(async move {
                 let mut written = 0;
                 for i in 0..50 {
-                    match store.set("ns", &format!("{t}-{i}"), value(1), SetOptions::always()).await {
+                    match store
+                        .set("ns", &format!("{t}-{i}"), value(1), SetOptions::always())
+                        .await
+                    {
                         Ok(_) => written += 1,
                         Err(Error::CapacityExceeded(_)) => {}
                         Err(e) => panic!("{e}"),

@@ -56,7 +56,13 @@ impl Store for Flaky {
         self.fault()?;
         self.inner.delete(ns, key, c).await
     }
-    async fn incr(&self, ns: &str, key: &str, d: i64, ttl: Option<Duration>) -> Result<IncrOutcome> {
+    async fn incr(
+        &self,
+        ns: &str,
+        key: &str,
+        d: i64,
+        ttl: Option<Duration>,
+    ) -> Result<IncrOutcome> {
         self.fault()?;
         self.inner.incr(ns, key, d, ttl).await
     }
@@ -100,14 +106,21 @@ async fn retry_never_resends_an_incr_that_may_have_been_applied() {
         .await
         .unwrap_err();
     assert!(err.may_have_applied());
-    assert_eq!(flaky.attempts.load(Ordering::SeqCst), 1, "conditional set resent");
+    assert_eq!(
+        flaky.attempts.load(Ordering::SeqCst),
+        1,
+        "conditional set resent"
+    );
 }
 
 #[tokio::test]
 async fn retry_resends_reads_and_idempotent_writes_after_any_transient_error() {
     let flaky = Flaky::new(2, Delivery::MaybeApplied);
     let store = flaky.clone().layer(fast_retry(5));
-    store.set("ns", "k", Bytes::from_static(b"v"), SetOptions::always()).await.unwrap();
+    store
+        .set("ns", "k", Bytes::from_static(b"v"), SetOptions::always())
+        .await
+        .unwrap();
     assert_eq!(flaky.attempts.load(Ordering::SeqCst), 3);
     flaky.failures.store(2, Ordering::SeqCst);
     assert!(store.get("ns", "k").await.unwrap().is_some());
@@ -127,8 +140,17 @@ async fn prefix_layer_separates_applications_sharing_a_store() {
     let shared = MemoryStore::new();
     let billing = shared.clone().layer(PrefixLayer::new("billing:").unwrap());
     let search = shared.clone().layer(PrefixLayer::new("search:").unwrap());
-    billing.set("ns", "k", Bytes::from_static(b"b"), SetOptions::always()).await.unwrap();
+    billing
+        .set("ns", "k", Bytes::from_static(b"b"), SetOptions::always())
+        .await
+        .unwrap();
     assert!(search.get("ns", "k").await.unwrap().is_none());
-    assert_eq!(&shared.get("billing:ns", "k").await.unwrap().unwrap().value[..], b"b");
-    assert_eq!(billing.list("ns", "", None, 10).await.unwrap().keys, vec!["k"]);
+    assert_eq!(
+        &shared.get("billing:ns", "k").await.unwrap().unwrap().value[..],
+        b"b"
+    );
+    assert_eq!(
+        billing.list("ns", "", None, 10).await.unwrap().keys,
+        vec!["k"]
+    );
 }

@@ -9,8 +9,8 @@ mod sweeper;
 
 /// The suite with a manual clock: TTL cases advance time instantly.
 mod conformance_manual_clock {
-    use store_core::conformance::Subject;
     use store_core::ManualClock;
+    use store_core::conformance::Subject;
     use store_memory::MemoryStore;
 
     store_core::conformance_tests!(async {

@@ -6,8 +6,14 @@ async fn memory_url_opens_a_working_store_with_its_options() {
     store_memory::register(&registry);
     assert_eq!(registry.schemes(), vec!["memory"]);
     let store = registry.open("memory://?max_entries=1").await.unwrap();
-    store.set("ns", "a", Bytes::from_static(b"1"), SetOptions::always()).await.unwrap();
-    let err = store.set("ns", "b", Bytes::from_static(b"1"), SetOptions::always()).await.unwrap_err();
+    store
+        .set("ns", "a", Bytes::from_static(b"1"), SetOptions::always())
+        .await
+        .unwrap();
+    let err = store
+        .set("ns", "b", Bytes::from_static(b"1"), SetOptions::always())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::CapacityExceeded(_)), "{err:?}");
 }
 
@@ -19,7 +25,10 @@ async fn bad_memory_urls_say_what_is_wrong() {
         ("memory://?max_entries=lots", "must be a whole number"),
         ("memory://?eviction=random", "must be `reject` or `lru`"),
         ("memory://?colour=blue", "unknown memory:// option `colour`"),
-        ("redis://localhost", "no backend is registered for `redis://` (registered: memory)"),
+        (
+            "redis://localhost",
+            "no backend is registered for `redis://` (registered: memory)",
+        ),
         ("not a url", "is not a valid store URL"),
     ] {
         let err = registry.open(url).await.unwrap_err();

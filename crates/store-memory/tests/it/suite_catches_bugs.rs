@@ -84,18 +84,29 @@ impl Store for Broken {
         Ok(removed)
     }
 
-    async fn incr(&self, ns: &str, key: &str, delta: i64, ttl: Option<Duration>) -> Result<IncrOutcome> {
+    async fn incr(
+        &self,
+        ns: &str,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<IncrOutcome> {
         let (ns, key) = self.ns(ns, key);
         match self.bug {
             Bug::ReadThenWriteIncr => {
                 let current: i64 = match self.inner.get(&ns, &key).await? {
-                    Some(e) => std::str::from_utf8(&e.value).ok().and_then(|s| s.parse().ok()).unwrap_or(0),
+                    Some(e) => std::str::from_utf8(&e.value)
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0),
                     None => 0,
                 };
                 tokio::task::yield_now().await;
                 let value: i64 = current.wrapping_add(delta);
                 let opts = SetOptions::always().with_ttl_opt(ttl);
-                self.inner.set(&ns, &key, Bytes::from(value.to_string()), opts).await?;
+                self.inner
+                    .set(&ns, &key, Bytes::from(value.to_string()), opts)
+                    .await?;
                 let expires_at = self.inner.get(&ns, &key).await?.and_then(|e| e.expires_at);
                 Ok(IncrOutcome { value, expires_at })
             }
@@ -103,15 +114,26 @@ impl Store for Broken {
                 let out = self.inner.incr(&ns, &key, delta, ttl).await?;
                 let Some(ttl) = ttl else { return Ok(out) };
                 let value = Bytes::from(out.value.to_string());
-                self.inner.set(&ns, &key, value, SetOptions::always().with_ttl(ttl)).await?;
+                self.inner
+                    .set(&ns, &key, value, SetOptions::always().with_ttl(ttl))
+                    .await?;
                 let expires_at = self.inner.get(&ns, &key).await?.and_then(|e| e.expires_at);
-                Ok(IncrOutcome { value: out.value, expires_at })
+                Ok(IncrOutcome {
+                    value: out.value,
+                    expires_at,
+                })
             }
             _ => self.inner.incr(&ns, &key, delta, ttl).await,
         }
     }
 
-    async fn list(&self, ns: &str, prefix: &str, cursor: Option<&Cursor>, limit: usize) -> Result<ListPage> {
+    async fn list(
+        &self,
+        ns: &str,
+        prefix: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<ListPage> {
         match self.bug {
             Bug::NaiveKeyJoin => {
                 let mut page = self
@@ -119,7 +141,11 @@ impl Store for Broken {
                     .list("joined", &format!("{ns}:{prefix}"), cursor, limit)
                     .await?;
                 let strip = ns.len() + 1;
-                page.keys = page.keys.into_iter().map(|k| k[strip..].to_owned()).collect();
+                page.keys = page
+                    .keys
+                    .into_iter()
+                    .map(|k| k[strip..].to_owned())
+                    .collect();
                 Ok(page)
             }
             Bug::ListCursorOffByOne => {
@@ -142,7 +168,11 @@ async fn failures_with(bug: Bug) -> Vec<String> {
     let report = run_all(|| async move {
         let clock = ManualClock::starting_now();
         let inner = MemoryStore::builder().clock(clock.clone()).build();
-        let store = Broken { inner, bug, written: Arc::default() };
+        let store = Broken {
+            inner,
+            bug,
+            written: Arc::default(),
+        };
         Subject::with_manual_clock(store, clock)
     })
     .await;
@@ -168,7 +198,11 @@ async fn assert_caught(bug: Bug, expected: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn read_then_write_incr_is_caught() {
-    assert_caught(Bug::ReadThenWriteIncr, &["concurrency::concurrent_incr_is_exact"]).await;
+    assert_caught(
+        Bug::ReadThenWriteIncr,
+        &["concurrency::concurrent_incr_is_exact"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -184,7 +218,10 @@ async fn if_absent_ignoring_expiry_is_caught() {
 async fn sliding_incr_ttl_is_caught() {
     assert_caught(
         Bug::IncrSlidesTtl,
-        &["incr::incr_sets_ttl_only_on_create", "properties::model_based_random_operations"],
+        &[
+            "incr::incr_sets_ttl_only_on_create",
+            "properties::model_based_random_operations",
+        ],
     )
     .await;
 }
@@ -205,7 +242,10 @@ async fn list_cursor_off_by_one_is_caught() {
 async fn colliding_key_mapping_is_caught() {
     assert_caught(
         Bug::NaiveKeyJoin,
-        &["basic::namespaces_are_isolated", "properties::key_mapping_is_injective"],
+        &[
+            "basic::namespaces_are_isolated",
+            "properties::key_mapping_is_injective",
+        ],
     )
     .await;
 }
@@ -233,5 +273,9 @@ async fn a_correct_store_passes_the_whole_suite_through_run_all() {
     eprintln!("{report}");
     assert!(report.is_success(), "{report}");
     assert!(report.passed() >= 60, "{report}");
-    assert_eq!(report.skipped(), 1, "only the no-atomic-incr case is skipped: {report}");
+    assert_eq!(
+        report.skipped(),
+        1,
+        "only the no-atomic-incr case is skipped: {report}"
+    );
 }

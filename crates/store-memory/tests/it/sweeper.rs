@@ -9,14 +9,28 @@ async fn purge_expired_reclaims_only_expired_entries() {
     let store = MemoryStore::builder().clock(clock.clone()).build();
     let short = SetOptions::always().with_ttl(Duration::from_secs(1));
     for i in 0..10 {
-        store.set("ns", &format!("short-{i}"), Bytes::new(), short).await.unwrap();
-        store.set("ns", &format!("keep-{i}"), Bytes::new(), SetOptions::always()).await.unwrap();
+        store
+            .set("ns", &format!("short-{i}"), Bytes::new(), short)
+            .await
+            .unwrap();
+        store
+            .set(
+                "ns",
+                &format!("keep-{i}"),
+                Bytes::new(),
+                SetOptions::always(),
+            )
+            .await
+            .unwrap();
     }
     assert_eq!(store.usage().entries, 20);
     clock.advance(Duration::from_secs(2));
     assert_eq!(store.purge_expired(), 10);
     assert_eq!(store.usage().entries, 10);
-    assert_eq!(store.list("ns", "", None, 100).await.unwrap().keys.len(), 10);
+    assert_eq!(
+        store.list("ns", "", None, 100).await.unwrap().keys.len(),
+        10
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -27,9 +41,17 @@ async fn sweeper_task_purges_in_the_background_and_stops_when_dropped() {
     let short = SetOptions::always().with_ttl(Duration::from_secs(1));
     store.set("ns", "a", Bytes::new(), short).await.unwrap();
     clock.advance(Duration::from_secs(2));
-    assert_eq!(store.usage().entries, 1, "lazy expiry keeps the slot until reclaimed");
+    assert_eq!(
+        store.usage().entries,
+        1,
+        "lazy expiry keeps the slot until reclaimed"
+    );
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(store.usage().entries, 0, "sweeper reclaimed the expired entry");
+    assert_eq!(
+        store.usage().entries,
+        0,
+        "sweeper reclaimed the expired entry"
+    );
 
     drop(sweeper);
     store.set("ns", "b", Bytes::new(), short).await.unwrap();

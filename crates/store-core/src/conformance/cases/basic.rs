@@ -64,7 +64,11 @@ pub async fn empty_value_round_trips<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Cas
     let ns = cx.ns();
     put(cx.store(), &ns, "empty", b"").await?;
     let entry = must_get(cx.store(), &ns, "empty").await?;
-    ensure!(entry.value.is_empty(), "empty value read back as {:?}", entry.value);
+    ensure!(
+        entry.value.is_empty(),
+        "empty value read back as {:?}",
+        entry.value
+    );
     pass()
 }
 
@@ -104,7 +108,11 @@ pub async fn oversized_value_is_rejected_and_nothing_written<S: Store + 'static>
             }
         }
     }
-    match cx.store().set(&ns, "new", too_big, SetOptions::always()).await {
+    match cx
+        .store()
+        .set(&ns, "new", too_big, SetOptions::always())
+        .await
+    {
         Err(Error::ValueTooLarge { .. }) => {}
         other => return fail(format!("oversized new key: got {other:?}")),
     }
@@ -127,13 +135,23 @@ pub async fn namespaces_are_isolated<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Cas
     let ab = cx.namespace("a:b");
     put(cx.store(), &a, "b:k", b"in a").await?;
     put(cx.store(), &ab, "k", b"in a:b").await?;
-    ensure_eq!(&must_get(cx.store(), &a, "b:k").await?.value[..], b"in a", "a");
-    ensure_eq!(&must_get(cx.store(), &ab, "k").await?.value[..], b"in a:b", "a:b");
+    ensure_eq!(
+        &must_get(cx.store(), &a, "b:k").await?.value[..],
+        b"in a",
+        "a"
+    );
+    ensure_eq!(
+        &must_get(cx.store(), &ab, "k").await?.value[..],
+        b"in a:b",
+        "a:b"
+    );
     ensure!(
         cx.store().get(&ab, "b:k").await?.is_none() && cx.store().get(&a, "k").await?.is_none(),
         "an entry leaked into the other namespace"
     );
-    cx.store().delete(&a, "b:k", DeleteCondition::Always).await?;
+    cx.store()
+        .delete(&a, "b:k", DeleteCondition::Always)
+        .await?;
     ensure!(
         cx.store().get(&ab, "k").await?.is_some(),
         "deleting in one namespace removed the other's entry"
@@ -163,12 +181,17 @@ pub async fn delete_missing_succeeds_and_reports_false<S: Store + 'static>(
     let ns = cx.ns();
     for attempt in 1..=2 {
         ensure!(
-            !cx.store().delete(&ns, "never", DeleteCondition::Always).await?,
+            !cx.store()
+                .delete(&ns, "never", DeleteCondition::Always)
+                .await?,
             "delete #{attempt} of a missing key reported true"
         );
     }
     put(cx.store(), &ns, "k", b"v").await?;
-    ensure!(cx.store().delete(&ns, "k", DeleteCondition::Always).await?, "first delete");
+    ensure!(
+        cx.store().delete(&ns, "k", DeleteCondition::Always).await?,
+        "first delete"
+    );
     ensure!(
         !cx.store().delete(&ns, "k", DeleteCondition::Always).await?,
         "second delete of the same key reported true"
@@ -186,7 +209,9 @@ pub async fn delete_if_version_removes_matching_entry<S: Store + 'static>(
     let ns = cx.ns();
     let v = put(cx.store(), &ns, "k", b"v").await?;
     ensure!(
-        cx.store().delete(&ns, "k", DeleteCondition::IfVersion(v)).await?,
+        cx.store()
+            .delete(&ns, "k", DeleteCondition::IfVersion(v))
+            .await?,
         "delete with the live version reported false"
     );
     ensure!(cx.store().get(&ns, "k").await?.is_none(), "entry survived");
@@ -204,13 +229,21 @@ pub async fn delete_if_version_keeps_entry_on_mismatch<S: Store + 'static>(
     let stale = put(cx.store(), &ns, "k", b"old").await?;
     let live = put(cx.store(), &ns, "k", b"new").await?;
     ensure!(
-        !cx.store().delete(&ns, "k", DeleteCondition::IfVersion(stale)).await?,
+        !cx.store()
+            .delete(&ns, "k", DeleteCondition::IfVersion(stale))
+            .await?,
         "delete with a stale version reported true"
     );
     let entry = must_get(cx.store(), &ns, "k").await?;
-    ensure_eq!((&entry.value[..], entry.version), (&b"new"[..], live), "entry kept");
+    ensure_eq!(
+        (&entry.value[..], entry.version),
+        (&b"new"[..], live),
+        "entry kept"
+    );
     ensure!(
-        !cx.store().delete(&ns, "gone", DeleteCondition::IfVersion(live)).await?,
+        !cx.store()
+            .delete(&ns, "gone", DeleteCondition::IfVersion(live))
+            .await?,
         "conditional delete of a missing key reported true"
     );
     pass()
@@ -224,7 +257,10 @@ pub async fn versions_never_repeat_after_delete_and_recreate<S: Store + 'static>
     let mut seen = Vec::new();
     for round in 0..5 {
         let v = put(cx.store(), &ns, "k", b"same").await?;
-        ensure!(!seen.contains(&v), "round {round}: version {v} was issued before");
+        ensure!(
+            !seen.contains(&v),
+            "round {round}: version {v} was issued before"
+        );
         seen.push(v);
         cx.store().delete(&ns, "k", DeleteCondition::Always).await?;
     }
@@ -238,7 +274,12 @@ pub async fn versions_never_repeat_after_delete_and_recreate<S: Store + 'static>
         for old in &seen {
             let outcome = cx
                 .store()
-                .set(&ns, "k", Bytes::from_static(b"y"), SetOptions::if_version(*old))
+                .set(
+                    &ns,
+                    "k",
+                    Bytes::from_static(b"y"),
+                    SetOptions::if_version(*old),
+                )
                 .await?;
             ensure!(
                 !outcome.is_written(),

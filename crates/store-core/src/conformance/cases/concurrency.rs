@@ -50,7 +50,11 @@ pub async fn if_absent_race_has_exactly_one_winner<S: Store + 'static>(
         .collect();
     let outcomes = join_all(handles).await?;
     let winners: Vec<usize> = (0..TASKS).filter(|&i| outcomes[i].is_written()).collect();
-    ensure_eq!(winners.len(), 1, "IfAbsent winners among {TASKS} tasks ({winners:?})");
+    ensure_eq!(
+        winners.len(),
+        1,
+        "IfAbsent winners among {TASKS} tasks ({winners:?})"
+    );
     let winner = winners[0];
     let entry = must_get(cx.store(), &ns, "lock").await?;
     ensure_eq!(
@@ -112,9 +116,7 @@ pub async fn concurrent_incr_is_exact<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Ca
 
 /// 32 tasks each apply 10 increments through a get + `IfVersion` retry loop on a decimal
 /// value: none is lost (final value 320).
-pub async fn cas_increment_loops_lose_no_update<S: Store + 'static>(
-    cx: Arc<Ctx<S>>,
-) -> CaseResult {
+pub async fn cas_increment_loops_lose_no_update<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     if !cx.caps().compare_and_set {
         return skip("backend does not declare compare_and_set");
     }
@@ -181,17 +183,26 @@ pub async fn if_version_race_has_exactly_one_winner<S: Store + 'static>(
             tokio::spawn(async move {
                 start.wait().await;
                 let value = Bytes::from(format!("task-{i}"));
-                store.set(&ns, "k", value, SetOptions::if_version(version)).await
+                store
+                    .set(&ns, "k", value, SetOptions::if_version(version))
+                    .await
             })
         })
         .collect();
     let outcomes = join_all(handles).await?;
     let winners: Vec<usize> = (0..TASKS).filter(|&i| outcomes[i].is_written()).collect();
-    ensure_eq!(winners.len(), 1, "IfVersion winners among {TASKS} tasks ({winners:?})");
+    ensure_eq!(
+        winners.len(),
+        1,
+        "IfVersion winners among {TASKS} tasks ({winners:?})"
+    );
     let entry = must_get(cx.store(), &ns, "k").await?;
     ensure_eq!(
         (entry.value, Some(entry.version)),
-        (Bytes::from(format!("task-{}", winners[0])), outcomes[winners[0]].version()),
+        (
+            Bytes::from(format!("task-{}", winners[0])),
+            outcomes[winners[0]].version()
+        ),
         "stored entry is the winner's"
     );
     pass()

@@ -9,9 +9,8 @@ use crate::conformance::{CaseResult, Ctx, ensure, ensure_eq};
 use crate::{SetOptions, Store, Version};
 
 fn needs_cas<S: Store + 'static>(cx: &Ctx<S>) -> Option<CaseResult> {
-    (!cx.caps().compare_and_set).then(|| {
-        skip("backend does not declare compare_and_set (conditional writes are refused)")
-    })
+    (!cx.caps().compare_and_set)
+        .then(|| skip("backend does not declare compare_and_set (conditional writes are refused)"))
 }
 
 /// `IfAbsent` on a missing key writes.
@@ -22,12 +21,21 @@ pub async fn if_absent_writes_when_missing<S: Store + 'static>(cx: Arc<Ctx<S>>) 
     let ns = cx.ns();
     let v = written(
         cx.store()
-            .set(&ns, "k", Bytes::from_static(b"first"), SetOptions::if_absent())
+            .set(
+                &ns,
+                "k",
+                Bytes::from_static(b"first"),
+                SetOptions::if_absent(),
+            )
             .await?,
         "IfAbsent on a missing key",
     )?;
     let entry = must_get(cx.store(), &ns, "k").await?;
-    ensure_eq!((&entry.value[..], entry.version), (&b"first"[..], v), "entry");
+    ensure_eq!(
+        (&entry.value[..], entry.version),
+        (&b"first"[..], v),
+        "entry"
+    );
     pass()
 }
 
@@ -43,7 +51,12 @@ pub async fn if_absent_rejects_when_present_returning_current<S: Store + 'static
     let live = must_get(cx.store(), &ns, "k").await?;
     let current = rejected(
         cx.store()
-            .set(&ns, "k", Bytes::from_static(b"second"), SetOptions::if_absent())
+            .set(
+                &ns,
+                "k",
+                Bytes::from_static(b"second"),
+                SetOptions::if_absent(),
+            )
             .await?,
         "IfAbsent on a live key",
     )?;
@@ -63,15 +76,19 @@ pub async fn if_present_rejects_when_missing<S: Store + 'static>(cx: Arc<Ctx<S>>
             .await?,
         "IfPresent on a missing key",
     )?;
-    ensure!(current.is_none(), "rejection invented a current entry: {current:?}");
-    ensure!(cx.store().get(&ns, "k").await?.is_none(), "IfPresent created the key");
+    ensure!(
+        current.is_none(),
+        "rejection invented a current entry: {current:?}"
+    );
+    ensure!(
+        cx.store().get(&ns, "k").await?.is_none(),
+        "IfPresent created the key"
+    );
     pass()
 }
 
 /// `IfPresent` on a live key overwrites it.
-pub async fn if_present_overwrites_when_present<S: Store + 'static>(
-    cx: Arc<Ctx<S>>,
-) -> CaseResult {
+pub async fn if_present_overwrites_when_present<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     if let Some(skipped) = needs_cas(&cx) {
         return skipped;
     }
@@ -79,12 +96,21 @@ pub async fn if_present_overwrites_when_present<S: Store + 'static>(
     let old = put(cx.store(), &ns, "k", b"old").await?;
     let new = written(
         cx.store()
-            .set(&ns, "k", Bytes::from_static(b"new"), SetOptions::if_present())
+            .set(
+                &ns,
+                "k",
+                Bytes::from_static(b"new"),
+                SetOptions::if_present(),
+            )
             .await?,
         "IfPresent on a live key",
     )?;
     ensure!(new != old, "IfPresent write kept the version");
-    ensure_eq!(&must_get(cx.store(), &ns, "k").await?.value[..], b"new", "value");
+    ensure_eq!(
+        &must_get(cx.store(), &ns, "k").await?.value[..],
+        b"new",
+        "value"
+    );
     pass()
 }
 
@@ -97,7 +123,12 @@ pub async fn if_version_writes_on_match<S: Store + 'static>(cx: Arc<Ctx<S>>) -> 
     let v1 = put(cx.store(), &ns, "k", b"1").await?;
     let v2 = written(
         cx.store()
-            .set(&ns, "k", Bytes::from_static(b"2"), SetOptions::if_version(v1))
+            .set(
+                &ns,
+                "k",
+                Bytes::from_static(b"2"),
+                SetOptions::if_version(v1),
+            )
             .await?,
         "IfVersion with the live version",
     )?;
@@ -120,7 +151,12 @@ pub async fn if_version_rejects_stale_version_returning_current<S: Store + 'stat
     let live = must_get(cx.store(), &ns, "k").await?;
     let current = rejected(
         cx.store()
-            .set(&ns, "k", Bytes::from_static(b"3"), SetOptions::if_version(stale))
+            .set(
+                &ns,
+                "k",
+                Bytes::from_static(b"3"),
+                SetOptions::if_version(stale),
+            )
             .await?,
         "IfVersion with a stale version",
     )?;
@@ -138,13 +174,24 @@ pub async fn if_version_rejects_when_missing<S: Store + 'static>(cx: Arc<Ctx<S>>
     for version in [v, Version::from_raw(0), Version::from_raw(u64::MAX)] {
         let current = rejected(
             cx.store()
-                .set(&ns, "k", Bytes::from_static(b"v"), SetOptions::if_version(version))
+                .set(
+                    &ns,
+                    "k",
+                    Bytes::from_static(b"v"),
+                    SetOptions::if_version(version),
+                )
                 .await?,
             "IfVersion on a missing key",
         )?;
-        ensure!(current.is_none(), "rejection invented a current entry: {current:?}");
+        ensure!(
+            current.is_none(),
+            "rejection invented a current entry: {current:?}"
+        );
     }
-    ensure!(cx.store().get(&ns, "k").await?.is_none(), "IfVersion created the key");
+    ensure!(
+        cx.store().get(&ns, "k").await?.is_none(),
+        "IfVersion created the key"
+    );
     pass()
 }
 
@@ -156,14 +203,21 @@ pub async fn rejected_write_changes_nothing<S: Store + 'static>(cx: Arc<Ctx<S>>)
     let ns = cx.ns();
     let ttl = std::time::Duration::from_secs(3600);
     cx.store()
-        .set(&ns, "k", Bytes::from_static(b"orig"), SetOptions::always().with_ttl(ttl))
+        .set(
+            &ns,
+            "k",
+            Bytes::from_static(b"orig"),
+            SetOptions::always().with_ttl(ttl),
+        )
         .await?;
     let before = must_get(cx.store(), &ns, "k").await?;
     let stale = Version::from_raw(before.version.as_raw() ^ 1);
     for opts in [SetOptions::if_absent(), SetOptions::if_version(stale)] {
         let opts = opts.with_ttl_opt(None);
         rejected(
-            cx.store().set(&ns, "k", Bytes::from_static(b"changed"), opts).await?,
+            cx.store()
+                .set(&ns, "k", Bytes::from_static(b"changed"), opts)
+                .await?,
             "conditional write on a live key",
         )?;
     }

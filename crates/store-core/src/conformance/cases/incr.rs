@@ -25,15 +25,21 @@ pub async fn incr_missing_counter_starts_from_zero<S: Store + 'static>(
     let ns = cx.ns();
     let first = cx.store().incr(&ns, "c", 7, None).await?;
     ensure_eq!(first.value, 7, "first incr by 7");
-    ensure_eq!(first.expires_at, None, "expiry of a counter created without ttl");
-    ensure_eq!(cx.store().incr(&ns, "c", 1, None).await?.value, 8, "second incr");
+    ensure_eq!(
+        first.expires_at,
+        None,
+        "expiry of a counter created without ttl"
+    );
+    ensure_eq!(
+        cx.store().incr(&ns, "c", 1, None).await?.value,
+        8,
+        "second incr"
+    );
     pass()
 }
 
 /// Negative deltas decrement (below zero too) and a zero delta reads the value.
-pub async fn incr_adds_negative_and_zero_deltas<S: Store + 'static>(
-    cx: Arc<Ctx<S>>,
-) -> CaseResult {
+pub async fn incr_adds_negative_and_zero_deltas<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     if let Some(skipped) = needs_incr(&cx) {
         return skipped;
     }
@@ -41,7 +47,11 @@ pub async fn incr_adds_negative_and_zero_deltas<S: Store + 'static>(
     ensure_eq!(cx.store().incr(&ns, "c", 3, None).await?.value, 3, "+3");
     ensure_eq!(cx.store().incr(&ns, "c", -5, None).await?.value, -2, "-5");
     ensure_eq!(cx.store().incr(&ns, "c", 0, None).await?.value, -2, "+0");
-    ensure_eq!(cx.store().incr(&ns, "fresh", 0, None).await?.value, 0, "+0 on a new counter");
+    ensure_eq!(
+        cx.store().incr(&ns, "fresh", 0, None).await?.value,
+        0,
+        "+0 on a new counter"
+    );
     pass()
 }
 
@@ -58,11 +68,22 @@ pub async fn incr_sets_ttl_only_on_create<S: Store + 'static>(cx: Arc<Ctx<S>>) -
         return fail("a counter created with a ttl reported no expiry");
     };
     cx.pass(ttl / 2).await;
-    let later = cx.store().incr(&ns, "c", 1, Some(Duration::from_secs(3600))).await?;
+    let later = cx
+        .store()
+        .incr(&ns, "c", 1, Some(Duration::from_secs(3600)))
+        .await?;
     ensure_eq!(later.value, 2, "second incr");
-    ensure_eq!(later.expires_at, Some(expiry), "expiry after an incr with a longer ttl");
+    ensure_eq!(
+        later.expires_at,
+        Some(expiry),
+        "expiry after an incr with a longer ttl"
+    );
     let again = cx.store().incr(&ns, "c", 1, None).await?;
-    ensure_eq!(again.expires_at, Some(expiry), "expiry after an incr without ttl");
+    ensure_eq!(
+        again.expires_at,
+        Some(expiry),
+        "expiry after an incr without ttl"
+    );
     cx.outlive_short_ttl().await;
     ensure!(
         cx.store().get(&ns, "c").await?.is_none(),
@@ -81,9 +102,17 @@ pub async fn incr_without_ttl_on_create_never_expires<S: Store + 'static>(
     let ns = cx.ns();
     cx.store().incr(&ns, "c", 1, None).await?;
     let later = cx.store().incr(&ns, "c", 1, Some(cx.short_ttl())).await?;
-    ensure_eq!(later.expires_at, None, "expiry after an incr with ttl on a permanent counter");
+    ensure_eq!(
+        later.expires_at,
+        None,
+        "expiry after an incr with ttl on a permanent counter"
+    );
     cx.outlive_short_ttl().await;
-    ensure_eq!(cx.store().incr(&ns, "c", 1, None).await?.value, 3, "counter after the ttl");
+    ensure_eq!(
+        cx.store().incr(&ns, "c", 1, None).await?.value,
+        3,
+        "counter after the ttl"
+    );
     pass()
 }
 
@@ -94,7 +123,11 @@ pub async fn counter_reads_as_decimal_ascii<S: Store + 'static>(cx: Arc<Ctx<S>>)
     }
     let ns = cx.ns();
     cx.store().incr(&ns, "c", -42, None).await?;
-    ensure_eq!(&must_get(cx.store(), &ns, "c").await?.value[..], b"-42", "negative counter");
+    ensure_eq!(
+        &must_get(cx.store(), &ns, "c").await?.value[..],
+        b"-42",
+        "negative counter"
+    );
     cx.store().incr(&ns, "big", i64::MAX, None).await?;
     ensure_eq!(
         &must_get(cx.store(), &ns, "big").await?.value[..],
@@ -113,9 +146,17 @@ pub async fn incr_accepts_canonical_decimal_written_by_set<S: Store + 'static>(
     }
     let ns = cx.ns();
     put(cx.store(), &ns, "c", b"41").await?;
-    ensure_eq!(cx.store().incr(&ns, "c", 1, None).await?.value, 42, "incr of \"41\"");
+    ensure_eq!(
+        cx.store().incr(&ns, "c", 1, None).await?.value,
+        42,
+        "incr of \"41\""
+    );
     put(cx.store(), &ns, "n", b"-9").await?;
-    ensure_eq!(cx.store().incr(&ns, "n", 10, None).await?.value, 1, "incr of \"-9\"");
+    ensure_eq!(
+        cx.store().incr(&ns, "n", 10, None).await?.value,
+        1,
+        "incr of \"-9\""
+    );
     pass()
 }
 
@@ -128,20 +169,35 @@ pub async fn incr_on_non_counter_is_typed_error_and_keeps_value<S: Store + 'stat
         return skipped;
     }
     let ns = cx.ns();
-    for (i, value) in [&b"abc"[..], b"", b"1.5", b" 1", b"+1", b"01", b"99999999999999999999", &[0xff, 0x31]]
-        .into_iter()
-        .enumerate()
+    for (i, value) in [
+        &b"abc"[..],
+        b"",
+        b"1.5",
+        b" 1",
+        b"+1",
+        b"01",
+        b"99999999999999999999",
+        &[0xff, 0x31],
+    ]
+    .into_iter()
+    .enumerate()
     {
         let key = format!("v{i}");
         let version = put(cx.store(), &ns, &key, value).await?;
         match cx.store().incr(&ns, &key, 1, None).await {
             Err(Error::NotACounter) => {}
             other => {
-                return fail(format!("incr on {value:?}: expected NotACounter, got {other:?}"));
+                return fail(format!(
+                    "incr on {value:?}: expected NotACounter, got {other:?}"
+                ));
             }
         }
         let entry = must_get(cx.store(), &ns, &key).await?;
-        ensure_eq!((&entry.value[..], entry.version), (value, version), "entry after failed incr");
+        ensure_eq!(
+            (&entry.value[..], entry.version),
+            (value, version),
+            "entry after failed incr"
+        );
     }
     pass()
 }
@@ -155,7 +211,11 @@ pub async fn incr_overflow_is_error_and_keeps_counter<S: Store + 'static>(
     }
     let ns = cx.ns();
     cx.store().incr(&ns, "max", i64::MAX - 1, None).await?;
-    ensure_eq!(cx.store().incr(&ns, "max", 1, None).await?.value, i64::MAX, "up to MAX");
+    ensure_eq!(
+        cx.store().incr(&ns, "max", 1, None).await?.value,
+        i64::MAX,
+        "up to MAX"
+    );
     match cx.store().incr(&ns, "max", 1, None).await {
         Err(Error::CounterOverflow) => {}
         other => return fail(format!("MAX + 1: expected CounterOverflow, got {other:?}")),
@@ -165,8 +225,16 @@ pub async fn incr_overflow_is_error_and_keeps_counter<S: Store + 'static>(
         Err(Error::CounterOverflow) => {}
         other => return fail(format!("MIN - 1: expected CounterOverflow, got {other:?}")),
     }
-    ensure_eq!(cx.store().incr(&ns, "max", 0, None).await?.value, i64::MAX, "max kept");
-    ensure_eq!(cx.store().incr(&ns, "min", 0, None).await?.value, i64::MIN, "min kept");
+    ensure_eq!(
+        cx.store().incr(&ns, "max", 0, None).await?.value,
+        i64::MAX,
+        "max kept"
+    );
+    ensure_eq!(
+        cx.store().incr(&ns, "min", 0, None).await?.value,
+        i64::MIN,
+        "min kept"
+    );
     pass()
 }
 
@@ -184,7 +252,12 @@ pub async fn incr_changes_version<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseRe
     if cx.caps().compare_and_set {
         let outcome = cx
             .store()
-            .set(&ns, "c", Bytes::from_static(b"0"), SetOptions::if_version(before))
+            .set(
+                &ns,
+                "c",
+                Bytes::from_static(b"0"),
+                SetOptions::if_version(before),
+            )
             .await?;
         ensure!(
             matches!(outcome, SetOutcome::Rejected { .. }),
@@ -206,6 +279,9 @@ pub async fn incr_is_refused_without_atomic_incr<S: Store + 'static>(
         Err(Error::Unsupported { .. }) => {}
         other => return fail(format!("expected Unsupported, got {other:?}")),
     }
-    ensure!(cx.store().get(&ns, "c").await?.is_none(), "refused incr wrote a value");
+    ensure!(
+        cx.store().get(&ns, "c").await?.is_none(),
+        "refused incr wrote a value"
+    );
     pass()
 }

@@ -10,7 +10,11 @@ use crate::{Cursor, DeleteCondition, Error, Store};
 /// Listing a namespace with nothing in it gives no keys and no cursor.
 pub async fn list_of_empty_namespace_is_empty<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let page = cx.store().list(&cx.ns(), "", None, 10).await?;
-    ensure!(page.keys.is_empty(), "keys in an empty namespace: {:?}", page.keys);
+    ensure!(
+        page.keys.is_empty(),
+        "keys in an empty namespace: {:?}",
+        page.keys
+    );
     ensure!(page.cursor.is_none(), "cursor on an empty namespace");
     pass()
 }
@@ -29,7 +33,11 @@ pub async fn list_returns_only_the_namespace_keys<S: Store + 'static>(
     put(cx.store(), &long, "a", b"v").await?;
     put(cx.store(), &long, "other", b"v").await?;
     let listed = sorted(walk(cx.store(), &short, "", 100).await?);
-    ensure_eq!(listed, sorted(keys.map(String::from).to_vec()), "keys of the namespace");
+    ensure_eq!(
+        listed,
+        sorted(keys.map(String::from).to_vec()),
+        "keys of the namespace"
+    );
     let listed = sorted(walk(cx.store(), &long, "", 100).await?);
     ensure_eq!(listed, vec!["a", "other"], "keys of the longer namespace");
     pass()
@@ -38,19 +46,30 @@ pub async fn list_returns_only_the_namespace_keys<S: Store + 'static>(
 /// Only keys starting with the prefix are listed; an empty prefix lists all.
 pub async fn list_filters_by_prefix<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let ns = cx.ns();
-    for key in ["user:1", "user:2", "user:10", "users", "use", "admin:1", "u"] {
+    for key in [
+        "user:1", "user:2", "user:10", "users", "use", "admin:1", "u",
+    ] {
         put(cx.store(), &ns, key, b"v").await?;
     }
     let cases: [(&str, &[&str]); 4] = [
         ("user:", &["user:1", "user:10", "user:2"]),
         ("user", &["user:1", "user:10", "user:2", "users"]),
         ("nobody", &[]),
-        ("", &["admin:1", "u", "use", "user:1", "user:10", "user:2", "users"]),
+        (
+            "",
+            &[
+                "admin:1", "u", "use", "user:1", "user:10", "user:2", "users",
+            ],
+        ),
     ];
     for (prefix, expected) in cases {
         for limit in [1, 2, 100] {
             let listed = sorted(walk(cx.store(), &ns, prefix, limit).await?);
-            ensure_eq!(listed, expected.to_vec(), "prefix {prefix:?}, limit {limit}");
+            ensure_eq!(
+                listed,
+                expected.to_vec(),
+                "prefix {prefix:?}, limit {limit}"
+            );
         }
     }
     pass()
@@ -114,12 +133,18 @@ pub async fn list_walk_during_writes_returns_stable_keys_once<S: Store + 'static
             return fail("walk did not end");
         }
     }
-    let counts = listed.iter().fold(std::collections::BTreeMap::new(), |mut m, k| {
-        *m.entry(k.clone()).or_insert(0) += 1;
-        m
-    });
+    let counts = listed
+        .iter()
+        .fold(std::collections::BTreeMap::new(), |mut m, k| {
+            *m.entry(k.clone()).or_insert(0) += 1;
+            m
+        });
     for key in &stable {
-        ensure_eq!(counts.get(key).copied().unwrap_or(0), 1, "times stable key {key} was listed");
+        ensure_eq!(
+            counts.get(key).copied().unwrap_or(0),
+            1,
+            "times stable key {key} was listed"
+        );
     }
     for (key, count) in &counts {
         ensure!(*count == 1, "key {key} listed {count} times");
@@ -155,11 +180,18 @@ pub async fn list_rejects_invalid_limit<S: Store + 'static>(cx: Arc<Ctx<S>>) -> 
     for limit in [0, cx.caps().max_list_limit + 1] {
         match cx.store().list(&ns, "", None, limit).await {
             Err(Error::InvalidArgument(_)) => {}
-            other => return fail(format!("limit {limit}: expected InvalidArgument, got {other:?}")),
+            other => {
+                return fail(format!(
+                    "limit {limit}: expected InvalidArgument, got {other:?}"
+                ));
+            }
         }
     }
     ensure!(
-        cx.store().list(&ns, "", None, cx.caps().max_list_limit).await.is_ok(),
+        cx.store()
+            .list(&ns, "", None, cx.caps().max_list_limit)
+            .await
+            .is_ok(),
         "limit = max_list_limit was refused"
     );
     pass()

@@ -119,7 +119,9 @@ async fn check_injective<S: Store>(store: &S, pairs: &[(String, String)]) -> Res
         for (ns, expected) in by_ns {
             let listed = walk(store, ns, "", 3).await.map_err(|f| f.0)?;
             if sorted(listed.clone()) != sorted(expected.clone()) {
-                return Err(format!("namespace {ns:?} listed {listed:?}, holds {expected:?}"));
+                return Err(format!(
+                    "namespace {ns:?} listed {listed:?}, holds {expected:?}"
+                ));
             }
         }
         Ok(())

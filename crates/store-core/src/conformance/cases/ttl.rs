@@ -12,7 +12,9 @@ use crate::{DeleteCondition, SetOptions, Store, Timestamp};
 async fn put_short<S: Store + 'static>(cx: &Ctx<S>, ns: &str, key: &str) -> Result<(), Failure> {
     let opts = SetOptions::always().with_ttl(cx.short_ttl());
     written(
-        cx.store().set(ns, key, Bytes::from_static(b"short"), opts).await?,
+        cx.store()
+            .set(ns, key, Bytes::from_static(b"short"), opts)
+            .await?,
         "set with ttl",
     )?;
     Ok(())
@@ -28,11 +30,16 @@ fn check_expiry<S: Store + 'static>(
     what: &str,
 ) -> Result<(), Failure> {
     let Some(at) = at else {
-        return fail(format!("{what}: no expiry reported, expected one {ttl:?} out"));
+        return fail(format!(
+            "{what}: no expiry reported, expected one {ttl:?} out"
+        ));
     };
     let slack = cx.expiry_tolerance();
     let earliest = Timestamp::from_millis(
-        before.add_ttl(ttl).as_millis().saturating_sub(slack.as_millis() as u64),
+        before
+            .add_ttl(ttl)
+            .as_millis()
+            .saturating_sub(slack.as_millis() as u64),
     );
     let latest = after.add_ttl(ttl + slack);
     ensure!(
@@ -46,7 +53,10 @@ fn check_expiry<S: Store + 'static>(
 pub async fn entry_expires_after_ttl<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let ns = cx.ns();
     put_short(&cx, &ns, "k").await?;
-    ensure!(cx.store().get(&ns, "k").await?.is_some(), "entry gone before its ttl");
+    ensure!(
+        cx.store().get(&ns, "k").await?.is_some(),
+        "entry gone before its ttl"
+    );
     cx.outlive_short_ttl().await;
     ensure!(
         cx.store().get(&ns, "k").await?.is_none(),
@@ -56,18 +66,28 @@ pub async fn entry_expires_after_ttl<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Cas
 }
 
 /// `get` reports the absolute expiry the TTL asked for.
-pub async fn expiry_is_reported_and_matches_ttl<S: Store + 'static>(
-    cx: Arc<Ctx<S>>,
-) -> CaseResult {
+pub async fn expiry_is_reported_and_matches_ttl<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let ns = cx.ns();
     let ttl = Duration::from_secs(90);
     let before = cx.now();
     cx.store()
-        .set(&ns, "k", Bytes::from_static(b"v"), SetOptions::always().with_ttl(ttl))
+        .set(
+            &ns,
+            "k",
+            Bytes::from_static(b"v"),
+            SetOptions::always().with_ttl(ttl),
+        )
         .await?;
     let after = cx.now();
     let entry = must_get(cx.store(), &ns, "k").await?;
-    check_expiry(&cx, entry.expires_at, before, after, ttl, "get after set with ttl")?;
+    check_expiry(
+        &cx,
+        entry.expires_at,
+        before,
+        after,
+        ttl,
+        "get after set with ttl",
+    )?;
     pass()
 }
 
@@ -78,7 +98,11 @@ pub async fn set_without_ttl_clears_previous_ttl<S: Store + 'static>(
     let ns = cx.ns();
     put_short(&cx, &ns, "k").await?;
     put(cx.store(), &ns, "k", b"forever").await?;
-    ensure_eq!(must_get(cx.store(), &ns, "k").await?.expires_at, None, "expiry");
+    ensure_eq!(
+        must_get(cx.store(), &ns, "k").await?.expires_at,
+        None,
+        "expiry"
+    );
     cx.outlive_short_ttl().await;
     ensure_eq!(
         &must_get(cx.store(), &ns, "k").await?.value[..],
@@ -89,13 +113,16 @@ pub async fn set_without_ttl_clears_previous_ttl<S: Store + 'static>(
 }
 
 /// Overwriting with a TTL replaces the old expiry with the new one.
-pub async fn overwrite_with_ttl_sets_new_expiry<S: Store + 'static>(
-    cx: Arc<Ctx<S>>,
-) -> CaseResult {
+pub async fn overwrite_with_ttl_sets_new_expiry<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let ns = cx.ns();
     let long = Duration::from_secs(3600);
     cx.store()
-        .set(&ns, "k", Bytes::from_static(b"v"), SetOptions::always().with_ttl(long))
+        .set(
+            &ns,
+            "k",
+            Bytes::from_static(b"v"),
+            SetOptions::always().with_ttl(long),
+        )
         .await?;
     put_short(&cx, &ns, "k").await?;
     cx.outlive_short_ttl().await;
@@ -118,7 +145,12 @@ pub async fn if_absent_treats_expired_entry_as_absent<S: Store + 'static>(
     cx.outlive_short_ttl().await;
     let v = written(
         cx.store()
-            .set(&ns, "k", Bytes::from_static(b"fresh"), SetOptions::if_absent())
+            .set(
+                &ns,
+                "k",
+                Bytes::from_static(b"fresh"),
+                SetOptions::if_absent(),
+            )
             .await?,
         "IfAbsent over an expired entry",
     )?;
@@ -147,34 +179,50 @@ pub async fn if_present_treats_expired_entry_as_absent<S: Store + 'static>(
             .await?,
         "IfPresent on an expired entry",
     )?;
-    ensure!(current.is_none(), "rejection returned the expired entry: {current:?}");
-    ensure!(cx.store().get(&ns, "k").await?.is_none(), "IfPresent revived the entry");
+    ensure!(
+        current.is_none(),
+        "rejection returned the expired entry: {current:?}"
+    );
+    ensure!(
+        cx.store().get(&ns, "k").await?.is_none(),
+        "IfPresent revived the entry"
+    );
     pass()
 }
 
 /// `IfVersion` with the version of an expired entry is rejected.
-pub async fn if_version_rejects_expired_entry<S: Store + 'static>(
-    cx: Arc<Ctx<S>>,
-) -> CaseResult {
+pub async fn if_version_rejects_expired_entry<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     if !cx.caps().compare_and_set {
         return skip("backend does not declare compare_and_set");
     }
     let ns = cx.ns();
     let opts = SetOptions::always().with_ttl(cx.short_ttl());
     let v = written(
-        cx.store().set(&ns, "k", Bytes::from_static(b"v"), opts).await?,
+        cx.store()
+            .set(&ns, "k", Bytes::from_static(b"v"), opts)
+            .await?,
         "set with ttl",
     )?;
     cx.outlive_short_ttl().await;
     let current = rejected(
         cx.store()
-            .set(&ns, "k", Bytes::from_static(b"late"), SetOptions::if_version(v))
+            .set(
+                &ns,
+                "k",
+                Bytes::from_static(b"late"),
+                SetOptions::if_version(v),
+            )
             .await?,
         "IfVersion on an expired entry",
     )?;
-    ensure!(current.is_none(), "rejection returned the expired entry: {current:?}");
     ensure!(
-        !cx.store().delete(&ns, "k", DeleteCondition::IfVersion(v)).await?,
+        current.is_none(),
+        "rejection returned the expired entry: {current:?}"
+    );
+    ensure!(
+        !cx.store()
+            .delete(&ns, "k", DeleteCondition::IfVersion(v))
+            .await?,
         "conditional delete of an expired entry reported true"
     );
     pass()
@@ -221,7 +269,18 @@ pub async fn incr_restarts_expired_counter<S: Store + 'static>(cx: Arc<Ctx<S>>) 
     let before = cx.now();
     let restarted = cx.store().incr(&ns, "c", 1, Some(long)).await?;
     let after = cx.now();
-    ensure_eq!(restarted.value, 1, "value of an expired counter incremented by 1");
-    check_expiry(&cx, restarted.expires_at, before, after, long, "restarted counter")?;
+    ensure_eq!(
+        restarted.value,
+        1,
+        "value of an expired counter incremented by 1"
+    );
+    check_expiry(
+        &cx,
+        restarted.expires_at,
+        before,
+        after,
+        long,
+        "restarted counter",
+    )?;
     pass()
 }

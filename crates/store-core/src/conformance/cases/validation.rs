@@ -28,9 +28,18 @@ async fn all_ops_reject<S: Store + 'static>(
     check("get", store.get(ns, key).await.map(drop))?;
     let value = Bytes::from_static(b"v");
     for opts in [SetOptions::always(), SetOptions::if_absent()] {
-        check("set", store.set(ns, key, value.clone(), opts).await.map(drop))?;
+        check(
+            "set",
+            store.set(ns, key, value.clone(), opts).await.map(drop),
+        )?;
     }
-    check("delete", store.delete(ns, key, DeleteCondition::Always).await.map(drop))?;
+    check(
+        "delete",
+        store
+            .delete(ns, key, DeleteCondition::Always)
+            .await
+            .map(drop),
+    )?;
     if cx.caps().atomic_incr {
         check("incr", store.incr(ns, key, 1, None).await.map(drop))?;
     }
@@ -39,7 +48,11 @@ async fn all_ops_reject<S: Store + 'static>(
 
 async fn nothing_written<S: Store + 'static>(cx: &Ctx<S>, ns: &str) -> Result<(), Failure> {
     let page = cx.store().list(ns, "", None, 10).await?;
-    ensure!(page.keys.is_empty(), "an invalid operation wrote keys: {:?}", page.keys);
+    ensure!(
+        page.keys.is_empty(),
+        "an invalid operation wrote keys: {:?}",
+        page.keys
+    );
     Ok(())
 }
 
@@ -67,7 +80,9 @@ pub async fn oversized_key_is_rejected<S: Store + 'static>(cx: Arc<Ctx<S>>) -> C
 pub async fn empty_namespace_is_rejected<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     all_ops_reject(&cx, "", "k", "namespace").await?;
     match cx.store().list("", "", None, 10).await {
-        Err(Error::InvalidKey { what: "namespace", .. }) => pass(),
+        Err(Error::InvalidKey {
+            what: "namespace", ..
+        }) => pass(),
         other => fail(format!("list of the empty namespace: got {other:?}")),
     }
 }
@@ -75,11 +90,20 @@ pub async fn empty_namespace_is_rejected<S: Store + 'static>(cx: Arc<Ctx<S>>) ->
 /// A namespace one byte over the limit is refused.
 pub async fn oversized_namespace_is_rejected<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let base = cx.ns();
-    let ns = format!("{base}{}", "n".repeat(cx.caps().max_namespace_len + 1 - base.len()));
-    ensure_eq!(ns.len(), cx.caps().max_namespace_len + 1, "test namespace length");
+    let ns = format!(
+        "{base}{}",
+        "n".repeat(cx.caps().max_namespace_len + 1 - base.len())
+    );
+    ensure_eq!(
+        ns.len(),
+        cx.caps().max_namespace_len + 1,
+        "test namespace length"
+    );
     all_ops_reject(&cx, &ns, "k", "namespace").await?;
     match cx.store().list(&ns, "", None, 10).await {
-        Err(Error::InvalidKey { what: "namespace", .. }) => pass(),
+        Err(Error::InvalidKey {
+            what: "namespace", ..
+        }) => pass(),
         other => fail(format!("list of an oversized namespace: got {other:?}")),
     }
 }
@@ -104,15 +128,27 @@ pub async fn limits_are_inclusive<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseRe
     let ns = cx.ns();
     let key = "k".repeat(cx.caps().max_key_len);
     put(cx.store(), &ns, &key, b"v").await?;
-    ensure!(cx.store().get(&ns, &key).await?.is_some(), "max-length key not readable");
+    ensure!(
+        cx.store().get(&ns, &key).await?.is_some(),
+        "max-length key not readable"
+    );
     let listed = cx.store().list(&ns, "", None, 10).await?.keys;
     ensure_eq!(listed, vec![key.clone()], "max-length key listed");
     let base_len = cx.namespace("").len();
     let long_ns = cx.namespace(&"n".repeat(cx.caps().max_namespace_len - base_len));
-    ensure_eq!(long_ns.len(), cx.caps().max_namespace_len, "test namespace length");
+    ensure_eq!(
+        long_ns.len(),
+        cx.caps().max_namespace_len,
+        "test namespace length"
+    );
     put(cx.store(), &long_ns, "k", b"v").await?;
-    ensure!(cx.store().get(&long_ns, "k").await?.is_some(), "max-length namespace not readable");
-    cx.store().delete(&long_ns, "k", DeleteCondition::Always).await?;
+    ensure!(
+        cx.store().get(&long_ns, "k").await?.is_some(),
+        "max-length namespace not readable"
+    );
+    cx.store()
+        .delete(&long_ns, "k", DeleteCondition::Always)
+        .await?;
     pass()
 }
 
@@ -120,7 +156,11 @@ pub async fn limits_are_inclusive<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseRe
 pub async fn invalid_ttl_is_rejected<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let ns = cx.ns();
     let opts = SetOptions::always().with_ttl(Duration::ZERO);
-    match cx.store().set(&ns, "k", Bytes::from_static(b"v"), opts).await {
+    match cx
+        .store()
+        .set(&ns, "k", Bytes::from_static(b"v"), opts)
+        .await
+    {
         Err(Error::InvalidArgument(_)) => {}
         other => return fail(format!("set with zero ttl: got {other:?}")),
     }
@@ -132,7 +172,11 @@ pub async fn invalid_ttl_is_rejected<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Cas
     }
     let too_long = crate::validate::MAX_TTL + Duration::from_secs(1);
     let opts = SetOptions::always().with_ttl(too_long);
-    match cx.store().set(&ns, "k", Bytes::from_static(b"v"), opts).await {
+    match cx
+        .store()
+        .set(&ns, "k", Bytes::from_static(b"v"), opts)
+        .await
+    {
         Err(Error::InvalidArgument(_)) => {}
         other => return fail(format!("set with ttl over the maximum: got {other:?}")),
     }
