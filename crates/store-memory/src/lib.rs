@@ -2,6 +2,11 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// The workspace README's example, compiled and run as a doc test so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct WorkspaceReadme;
+
 mod config;
 mod shard;
 mod store;

@@ -3,7 +3,7 @@
 //! Each case is a named async function over a [`Ctx`]. A backend runs them all with a
 //! few lines in its `tests/`:
 //!
-//! ```ignore
+//! ```text
 //! store_core::conformance_tests!(async { my_backend::MyStore::connect().await.unwrap() });
 //! ```
 //!
@@ -14,7 +14,7 @@
 //!
 //! Every case works in namespaces of its own (`conformance/<case>/<random>`) and deletes
 //! what it wrote when it ends, so the suite can run against a shared, persistent
-//! backend. Cases that a backend's [`Capabilities`](crate::Capabilities) exclude are
+//! backend. Cases that a backend's [`Capabilities`] exclude are
 //! reported as skipped, with the reason; where possible they check instead that the
 //! backend refuses the operation cleanly.
 //!
@@ -409,7 +409,7 @@ where
 /// The argument is an expression evaluated afresh in every test, yielding a future of a
 /// store or a [`Subject`]:
 ///
-/// ```ignore
+/// ```text
 /// mod memory {
 ///     store_core::conformance_tests!(async { store_memory::MemoryStore::new() });
 /// }
