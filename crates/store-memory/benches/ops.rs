@@ -58,7 +58,9 @@ impl Fixture {
             incr.now_or_never().expect("ready").expect("incr");
             fixture.dash.insert(key.clone(), fixture.value.to_vec());
             fixture.dash_counters.insert(format!("c:{key}"), 1);
-            fixture.moka.insert(key.clone(), Bytes::from(fixture.value.to_vec()));
+            fixture
+                .moka
+                .insert(key.clone(), Bytes::from(fixture.value.to_vec()));
             fixture.moka_counters.insert(format!("c:{key}"), 1);
         }
         fixture
@@ -104,7 +106,9 @@ fn run_one(f: &Fixture, op: Op, imp: Imp, i: usize, counter_keys: &[String]) {
             black_box(f.moka.get(key.as_str()));
         }
         (Op::Set, Imp::Store) => {
-            let set = f.store.set(NS, key, Bytes::from(f.value.to_vec()), SetOptions::always());
+            let set = f
+                .store
+                .set(NS, key, Bytes::from(f.value.to_vec()), SetOptions::always());
             black_box(set.now_or_never());
         }
         (Op::Set, Imp::Dash) => match f.dash.get_mut(key.as_str()) {

@@ -15,7 +15,9 @@ async fn main() -> store_core::Result<()> {
     // Insert-only: the first worker to claim a job wins, for 30 seconds.
     let claim = SetOptions::if_absent().with_ttl(Duration::from_secs(30));
     for worker in ["worker-a", "worker-b"] {
-        let outcome = store.set("jobs", "job-42", Bytes::from(worker), claim).await?;
+        let outcome = store
+            .set("jobs", "job-42", Bytes::from(worker), claim)
+            .await?;
         match outcome {
             SetOutcome::Written(_) => println!("{worker}: claimed job-42"),
             SetOutcome::Rejected { current } => {
@@ -27,20 +29,38 @@ async fn main() -> store_core::Result<()> {
 
     // A fleet-wide counter: the window starts at the first hit and never slides.
     for _ in 0..3 {
-        let hits = store.incr("ratelimit#api", "client-7", 1, Some(Duration::from_secs(60))).await?;
+        let hits = store
+            .incr(
+                "ratelimit#api",
+                "client-7",
+                1,
+                Some(Duration::from_secs(60)),
+            )
+            .await?;
         println!("client-7: {} hits this minute", hits.value);
     }
 
     // Compare-and-set: read, change, write back only if nobody wrote in between.
-    store.set("config", "flags", Bytes::from_static(b"v1"), SetOptions::always()).await?;
+    store
+        .set(
+            "config",
+            "flags",
+            Bytes::from_static(b"v1"),
+            SetOptions::always(),
+        )
+        .await?;
     let current = store.get("config", "flags").await?.expect("just written");
     let update = SetOptions::if_version(current.version);
-    let outcome = store.set("config", "flags", Bytes::from_static(b"v2"), update).await?;
+    let outcome = store
+        .set("config", "flags", Bytes::from_static(b"v2"), update)
+        .await?;
     println!("config/flags updated by CAS: {}", outcome.is_written());
 
     // Paginated listing with an opaque cursor.
     for user in ["ada", "grace", "linus", "margaret"] {
-        store.set("users", user, Bytes::new(), SetOptions::always()).await?;
+        store
+            .set("users", user, Bytes::new(), SetOptions::always())
+            .await?;
     }
     let mut cursor = None;
     loop {
@@ -52,7 +72,9 @@ async fn main() -> store_core::Result<()> {
         }
     }
 
-    let removed = store.delete("users", "linus", DeleteCondition::Always).await?;
+    let removed = store
+        .delete("users", "linus", DeleteCondition::Always)
+        .await?;
     println!("deleted users/linus: {removed}");
     Ok(())
 }
