@@ -23,21 +23,23 @@ use std::fmt;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use futures::future::BoxFuture;
-use url::Url;
 
 use crate::{Error, Result, SharedStore};
 
-/// Opens a store for one scheme from a parsed URL.
+/// Opens a store for one scheme.
+///
+/// It receives the whole URL as written: some backends' URLs are not RFC 3986 URLs
+/// (`redis-cluster://h1:7000,h2:7001`), so each opener parses its own.
 pub trait Opener: Send + Sync + 'static {
     /// Builds the store the URL describes, connecting if the backend needs to.
-    fn open(&self, url: &Url) -> BoxFuture<'static, Result<SharedStore>>;
+    fn open(&self, url: &str) -> BoxFuture<'static, Result<SharedStore>>;
 }
 
 impl<F> Opener for F
 where
-    F: Fn(&Url) -> BoxFuture<'static, Result<SharedStore>> + Send + Sync + 'static,
+    F: Fn(&str) -> BoxFuture<'static, Result<SharedStore>> + Send + Sync + 'static,
 {
-    fn open(&self, url: &Url) -> BoxFuture<'static, Result<SharedStore>> {
+    fn open(&self, url: &str) -> BoxFuture<'static, Result<SharedStore>> {
         self(url)
     }
 }
@@ -82,25 +84,37 @@ impl SchemeRegistry {
 
     /// Opens the store `url` describes.
     ///
-    /// Errors: [`Error::Misconfigured`] when the URL does not parse or no backend is
+    /// Errors: [`Error::Misconfigured`] when the URL has no `scheme://` or no backend is
     /// registered for its scheme; otherwise whatever the backend's opener returns.
     pub async fn open(&self, url: &str) -> Result<SharedStore> {
-        let parsed = Url::parse(url)
-            .map_err(|e| Error::Misconfigured(format!("`{url}` is not a valid store URL: {e}")))?;
+        let scheme = scheme_of(url).ok_or_else(|| {
+            Error::Misconfigured(format!(
+                "`{url}` is not a valid store URL: expected `scheme://...`"
+            ))
+        })?;
         let opener = {
             let openers = self.openers.read().unwrap_or_else(|p| p.into_inner());
-            openers.get(parsed.scheme()).cloned()
+            openers.get(&scheme).cloned()
         };
         match opener {
-            Some(opener) => opener.open(&parsed).await,
+            Some(opener) => opener.open(url).await,
             None => Err(Error::Misconfigured(format!(
-                "no backend is registered for `{}://` (registered: {}); add the backend \
+                "no backend is registered for `{scheme}://` (registered: {}); add the backend \
                  crate and call its `register` function",
-                parsed.scheme(),
                 describe(&self.schemes()),
             ))),
         }
     }
+}
+
+/// The lower-cased scheme of `url` (RFC 3986 scheme characters before `://`).
+fn scheme_of(url: &str) -> Option<String> {
+    let (scheme, _) = url.split_once("://")?;
+    let valid = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+    valid.then(|| scheme.to_ascii_lowercase())
 }
 
 fn describe(schemes: &[String]) -> String {

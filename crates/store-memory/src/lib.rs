@@ -29,13 +29,16 @@ use store_core::{SchemeRegistry, SharedStore, StoreExt};
 /// # }).unwrap();
 /// ```
 pub fn register(registry: &SchemeRegistry) {
-    registry.register("memory", |url: &url::Url| {
-        let store = MemoryStoreBuilder::from_url(url).map(|b| b.build().into_shared());
+    registry.register("memory", |url: &str| {
+        let store = open_url(url);
         Box::pin(async move { store }) as futures::future::BoxFuture<'static, _>
     });
 }
 
 /// Opens a memory store from a `memory://` URL directly.
-pub fn open_url(url: &url::Url) -> store_core::Result<SharedStore> {
-    MemoryStoreBuilder::from_url(url).map(|b| b.build().into_shared())
+pub fn open_url(url: &str) -> store_core::Result<SharedStore> {
+    let parsed = url::Url::parse(url).map_err(|e| {
+        store_core::Error::Misconfigured(format!("`{url}` is not a valid memory:// URL: {e}"))
+    })?;
+    MemoryStoreBuilder::from_url(&parsed).map(|b| b.build().into_shared())
 }

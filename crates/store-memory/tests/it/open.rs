@@ -29,7 +29,10 @@ async fn bad_memory_urls_say_what_is_wrong() {
             "redis://localhost",
             "no backend is registered for `redis://` (registered: memory)",
         ),
-        ("not a url", "is not a valid store URL"),
+        (
+            "not a url",
+            "is not a valid store URL: expected `scheme://...`",
+        ),
     ] {
         let err = registry.open(url).await.unwrap_err();
         assert!(matches!(err, Error::Misconfigured(_)), "{url}: {err:?}");
