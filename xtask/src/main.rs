@@ -6,7 +6,9 @@
 //! cargo xtask lint     fmt check and clippy only
 //! cargo xtask doc      rustdoc with warnings as errors
 //! cargo xtask deny     cargo-deny (offline against ../shared/advisory-db when present)
-//! cargo xtask bench    every crate's benchmarks
+//! cargo xtask bench    every crate's benchmarks (starts the services they need)
+//! cargo xtask services up|down   real test servers (Redis standalone + cluster) on
+//!                                free loopback ports, for a development session
 //! ```
 //!
 //! Missing tools (cargo-nextest, cargo-deny) are installed with `cargo install --locked`.
@@ -15,9 +17,11 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod services;
+
 type Result<T = ()> = std::result::Result<T, String>;
 
-const USAGE: &str = "usage: cargo xtask <ci|test|lint|doc|deny|bench>";
+const USAGE: &str = "usage: cargo xtask <ci|test|lint|doc|deny|bench|services up|services down>";
 /// cargo-deny reads a database from `<db-path>/advisory-db-<hash of its URL>`.
 const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
 const CARGO_DENY_VERSION: &str = "0.20.2";
@@ -30,7 +34,16 @@ fn main() -> ExitCode {
         Some("lint") => lint(),
         Some("doc") => doc(),
         Some("deny") => deny(),
-        Some("bench") => cargo(&["bench", "--workspace"]),
+        Some("bench") => with_services(|env| {
+            run(Command::new("cargo")
+                .args(["bench", "--workspace"])
+                .envs(env.iter().cloned()))
+        }),
+        Some("services") => match args.get(1).map(String::as_str) {
+            Some("up") => services::up(&root()).map(drop),
+            Some("down") => services::down(&root()),
+            _ => Err(USAGE.to_owned()),
+        },
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -73,10 +86,25 @@ fn lint() -> Result {
 
 fn test() -> Result {
     ensure_tool("cargo-nextest", &["cargo-nextest", "--locked"])?;
-    step("tests (nextest)");
-    cargo(&["nextest", "run", "--workspace", "--all-features"])?;
-    step("doc tests");
-    cargo(&["test", "--doc", "--workspace", "--all-features"])
+    with_services(|env| {
+        step("tests (nextest)");
+        run(Command::new("cargo")
+            .args(["nextest", "run", "--workspace", "--all-features"])
+            .envs(env.iter().cloned()))?;
+        step("doc tests");
+        run(Command::new("cargo")
+            .args(["test", "--doc", "--workspace", "--all-features"])
+            .envs(env.iter().cloned()))
+    })
+}
+
+/// Starts the test services, runs `f` with their URLs, and stops them whatever `f` did.
+fn with_services(f: impl FnOnce(&[(String, String)]) -> Result) -> Result {
+    step("services");
+    let started = services::up(&root())?;
+    let result = f(&started.env);
+    services::stop(&root(), &started);
+    result
 }
 
 fn doc() -> Result {

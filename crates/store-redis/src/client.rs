@@ -1,0 +1,189 @@
+//! Every fred call the store makes, behind one small type, so the client library could
+//! be swapped without touching the store logic.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use fred::clients::Client;
+use fred::interfaces::{
+    ClientLike, ClusterInterface, HashesInterface, KeysInterface, LuaInterface,
+};
+use fred::types::Value;
+use fred::types::config::{Options, Server};
+use fred::types::scan::ScanType;
+use fred::types::scripts::Script;
+use store_core::{Delivery, Error, Result};
+
+use crate::error::from_fred;
+
+/// Whether fred may send a command again after the connection dropped with it in
+/// flight: only when doing it twice changes nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Replay {
+    Safe,
+    AtMostOnce,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Conn {
+    client: Client,
+    timeout: Duration,
+    cluster: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(client: Client, timeout: Duration) -> Self {
+        let cluster = client.is_clustered();
+        Conn {
+            client,
+            timeout,
+            cluster,
+        }
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.cluster
+    }
+
+    fn options(&self, replay: Replay, node: Option<Server>) -> Options {
+        Options {
+            // fred re-sends a command that was in flight when its connection dropped;
+            // for incr or a conditional write that would apply it twice.
+            max_attempts: (replay == Replay::AtMostOnce).then_some(1),
+            timeout: Some(self.timeout),
+            // Fail at once while disconnected instead of queueing behind a reconnect.
+            fail_fast: true,
+            cluster_node: node,
+            ..Options::default()
+        }
+    }
+
+    /// Fails fast, and says nothing was sent, while the client is reconnecting.
+    fn ensure_connected(&self) -> Result<()> {
+        if self.client.is_connected() {
+            Ok(())
+        } else {
+            Err(Error::unavailable(
+                Delivery::NotSent,
+                "not connected to Redis (reconnecting in the background)",
+            ))
+        }
+    }
+
+    pub(crate) async fn hmget(&self, key: String, fields: &[&str]) -> Result<Vec<Value>> {
+        self.ensure_connected()?;
+        let fields: Vec<&str> = fields.to_vec();
+        self.client
+            .with_options(&self.options(Replay::Safe, None))
+            .hmget::<Vec<Value>, _, _>(key, fields)
+            .await
+            .map_err(|e| from_fred(e, true))
+    }
+
+    pub(crate) async fn del(&self, key: String) -> Result<i64> {
+        self.ensure_connected()?;
+        self.client
+            .with_options(&self.options(Replay::Safe, None))
+            .del::<i64, _>(key)
+            .await
+            .map_err(|e| from_fred(e, true))
+    }
+
+    /// `EVALSHA`, loading the script and sending again after `NOSCRIPT` (the server
+    /// ran nothing then, so the second send cannot apply anything twice).
+    pub(crate) async fn eval(
+        &self,
+        script: &Script,
+        key: String,
+        args: Vec<Value>,
+        replay: Replay,
+    ) -> Result<Value> {
+        self.ensure_connected()?;
+        let client = self.client.with_options(&self.options(replay, None));
+        match client
+            .evalsha::<Value, _, _, _>(script.sha1().clone(), key.clone(), args.clone())
+            .await
+        {
+            Err(e) if e.details().starts_with("NOSCRIPT") => {
+                let lua = script.lua().cloned().unwrap_or_default();
+                self.client
+                    .script_load_cluster::<(), _>(lua)
+                    .await
+                    .map_err(|e| from_fred(e, false))?;
+                client
+                    .evalsha::<Value, _, _, _>(script.sha1().clone(), key, args)
+                    .await
+                    .map_err(|e| from_fred(e, true))
+            }
+            result => result.map_err(|e| from_fred(e, true)),
+        }
+    }
+
+    /// The primaries to walk for `list`, in a stable order (one `None` when standalone).
+    pub(crate) fn scan_nodes(&self) -> Vec<Option<Server>> {
+        if !self.cluster {
+            return vec![None];
+        }
+        let mut nodes = self
+            .client
+            .cached_cluster_state()
+            .map(|state| state.unique_primary_nodes())
+            .unwrap_or_default();
+        nodes.sort_by_key(|s| s.to_string());
+        nodes.into_iter().map(Some).collect()
+    }
+
+    /// One `SCAN` page of hashes matching `pattern` on `node`.
+    pub(crate) async fn scan(
+        &self,
+        node: Option<Server>,
+        cursor: &str,
+        pattern: &str,
+        count: u32,
+    ) -> Result<(String, Vec<Bytes>)> {
+        self.ensure_connected()?;
+        let reply: Value = self
+            .client
+            .with_options(&self.options(Replay::Safe, node))
+            .scan_page(
+                cursor.to_owned(),
+                pattern.to_owned(),
+                Some(count),
+                Some(ScanType::Hash),
+            )
+            .await
+            .map_err(|e| from_fred(e, true))?;
+        let Value::Array(mut parts) = reply else {
+            return Err(crate::error::unexpected("SCAN", reply));
+        };
+        let (Some(keys), Some(next)) = (parts.pop(), parts.pop()) else {
+            return Err(crate::error::unexpected("SCAN", parts));
+        };
+        let next = match next {
+            Value::String(s) => s.to_string(),
+            Value::Bytes(b) => String::from_utf8_lossy(&b).into_owned(),
+            Value::Integer(i) => i.to_string(),
+            other => return Err(crate::error::unexpected("SCAN cursor", other)),
+        };
+        let keys = match keys {
+            Value::Array(keys) => keys.into_iter().filter_map(into_bytes).collect(),
+            Value::Null => Vec::new(),
+            other => return Err(crate::error::unexpected("SCAN keys", other)),
+        };
+        Ok((next, keys))
+    }
+}
+
+/// The bytes of a bulk reply, `None` for nil.
+pub(crate) fn into_bytes(value: Value) -> Option<Bytes> {
+    match value {
+        Value::Bytes(b) => Some(b),
+        Value::String(s) => Some(s.into_inner()),
+        Value::Integer(i) => Some(Bytes::from(i.to_string())),
+        _ => None,
+    }
+}

@@ -1,0 +1,57 @@
+//! fred's errors as the contract's kinds.
+
+use fred::error::{Error as FredError, ErrorKind};
+use store_core::{Delivery, Error};
+
+/// Maps a failed command. `sent` says whether the command may have reached the server
+/// (the client was connected when it was issued).
+pub(crate) fn from_fred(e: FredError, sent: bool) -> Error {
+    let details = e.details().to_owned();
+    let code = details.split_whitespace().next().unwrap_or("");
+    // Replies that mean the server refused to run the command at all.
+    if matches!(
+        code,
+        "LOADING" | "BUSY" | "CLUSTERDOWN" | "TRYAGAIN" | "MASTERDOWN" | "READONLY"
+    ) {
+        return unavailable(Delivery::NotSent, &details, e);
+    }
+    if code == "OOM" {
+        return Error::CapacityExceeded(format!("Redis is out of memory (maxmemory): {details}"));
+    }
+    let maybe = if sent {
+        Delivery::MaybeApplied
+    } else {
+        Delivery::NotSent
+    };
+    match e.kind() {
+        ErrorKind::Timeout => unavailable(maybe, "Redis did not answer in time", e),
+        ErrorKind::IO | ErrorKind::Canceled => unavailable(maybe, "connection to Redis lost", e),
+        ErrorKind::Backpressure | ErrorKind::Routing => {
+            unavailable(Delivery::NotSent, "no Redis connection available", e)
+        }
+        ErrorKind::Cluster => unavailable(maybe, "Redis cluster is changing", e),
+        ErrorKind::Auth => Error::Misconfigured(format!(
+            "Redis refused the credentials ({details}): check the user and password in the URL"
+        )),
+        ErrorKind::Config | ErrorKind::Url | ErrorKind::Tls => {
+            Error::Misconfigured(format!("Redis client configuration: {details}"))
+        }
+        _ => Error::backend(format!("Redis: {details}"), e),
+    }
+}
+
+fn unavailable(delivery: Delivery, message: &str, e: FredError) -> Error {
+    Error::Unavailable {
+        delivery,
+        message: format!("{message}: {}", e.details()),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// A reply of a shape the scripts never produce.
+pub(crate) fn unexpected(what: &str, reply: impl std::fmt::Debug) -> Error {
+    Error::Backend {
+        message: format!("unexpected Redis reply to {what}: {reply:?}"),
+        source: None,
+    }
+}

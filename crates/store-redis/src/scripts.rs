@@ -1,0 +1,105 @@
+//! The Lua scripts behind every conditional or read-modify-write operation.
+//!
+//! ## Layout
+//!
+//! Each entry is one Redis hash at its physical key (see [`crate::keys`]):
+//!
+//! | field | holds |
+//! |---|---|
+//! | `v` | the value's bytes (a counter as its decimal string, so `HINCRBY` works on it) |
+//! | `ver` | the entry's version, a random 64-bit number in decimal |
+//! | `exp` | the absolute expiry in Unix milliseconds, when the entry has a TTL |
+//!
+//! and the key carries the same expiry natively (`PEXPIREAT`), so Redis drops it on
+//! time and never returns it late. Expiries are computed from the server's `TIME`, never
+//! from a client clock. Counter arithmetic is `HINCRBY`'s (exact 64-bit, overflow
+//! refused); Lua numbers (doubles) never hold a counter.
+//!
+//! `get` is a plain `HMGET` and an unconditional `delete` a plain `DEL`; everything
+//! else is one `EVALSHA` of a script below, so every operation is one round trip.
+
+use fred::types::scripts::Script;
+
+/// `set` with any condition. ARGV: condition (`always`, `absent`, `present`,
+/// `version`), expected version, new version, value, TTL in ms (empty: none).
+/// Returns `{1}` or `{1, exp}` when written; `{0}` or `{0, v, ver, exp}` when rejected.
+pub(crate) const SET: &str = r#"
+local key = KEYS[1]
+local cond, expected, version, value, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local cur = redis.call('HMGET', key, 'v', 'ver', 'exp')
+local live = cur[1] ~= false
+local ok
+if cond == 'always' then ok = true
+elseif cond == 'absent' then ok = not live
+elseif cond == 'present' then ok = live
+else ok = live and cur[2] == expected end
+if not ok then
+  if live then return {0, cur[1], cur[2], cur[3]} end
+  return {0}
+end
+redis.call('HSET', key, 'v', value, 'ver', version)
+if ttl == '' then
+  redis.call('HDEL', key, 'exp')
+  redis.call('PERSIST', key)
+  return {1}
+end
+local now = redis.call('TIME')
+local exp = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
+redis.call('HSET', key, 'exp', exp)
+redis.call('PEXPIREAT', key, exp)
+return {1, exp}
+"#;
+
+/// `incr`. ARGV: delta, new version, TTL in ms (empty: none), applied only when the
+/// call creates the counter. Returns `{'ok', value, exp}`, `{'nan'}` (not a counter) or
+/// `{'overflow'}`; the counter is unchanged in the last two.
+pub(crate) const INCR: &str = r#"
+local key = KEYS[1]
+local delta, version, ttl = ARGV[1], ARGV[2], ARGV[3]
+local created = redis.call('EXISTS', key) == 0
+local r = redis.pcall('HINCRBY', key, 'v', delta)
+if type(r) == 'table' and r.err then
+  if string.find(r.err, 'overflow', 1, true) then return {'overflow'} end
+  if string.find(r.err, 'not an integer', 1, true) then return {'nan'} end
+  return redis.error_reply(r.err)
+end
+redis.call('HSET', key, 'ver', version)
+local exp = false
+if created then
+  if ttl ~= '' then
+    local now = redis.call('TIME')
+    exp = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
+    redis.call('HSET', key, 'exp', exp)
+    redis.call('PEXPIREAT', key, exp)
+  end
+else
+  exp = redis.call('HGET', key, 'exp')
+end
+return {'ok', redis.call('HGET', key, 'v'), exp}
+"#;
+
+/// `delete` if the version matches. ARGV: expected version. Returns 1 if removed.
+pub(crate) const DELETE_IF_VERSION: &str = r#"
+if redis.call('HGET', KEYS[1], 'ver') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
+/// The scripts, hashed once.
+#[derive(Debug, Clone)]
+pub(crate) struct Scripts {
+    pub(crate) set: Script,
+    pub(crate) incr: Script,
+    pub(crate) delete_if_version: Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Self {
+        Scripts {
+            set: Script::from_lua(SET),
+            incr: Script::from_lua(INCR),
+            delete_if_version: Script::from_lua(DELETE_IF_VERSION),
+        }
+    }
+}

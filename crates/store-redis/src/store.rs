@@ -1,0 +1,353 @@
+//! The contract mapped onto Redis.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use fred::clients::Client;
+use fred::types::Value;
+use fred::types::config::Server;
+use store_core::{
+    Capabilities, Condition, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage, Result,
+    SetOptions, SetOutcome, Store, Timestamp, Version, keys, ttl_millis, validate,
+};
+
+use crate::client::{Conn, Replay, into_bytes};
+use crate::config::RedisStoreBuilder;
+use crate::error::unexpected;
+use crate::keys::{NamespaceKeys, WalkState};
+use crate::scripts::Scripts;
+
+/// Largest page one `list` call returns.
+pub const MAX_LIST_LIMIT: usize = 1000;
+/// Most `SCAN` calls one `list` call sends before returning what it has (possibly an
+/// empty page with a cursor), so a sparse keyspace cannot stall a caller.
+const MAX_SCANS_PER_PAGE: usize = 32;
+/// Marks a walk whose scanning is over and only has pending keys to hand out.
+const FINISHED: &str = "-";
+
+/// The fleetstate store on Redis, single node or cluster.
+///
+/// Every operation is one round trip: `get` is an `HMGET`, an unconditional `delete`
+/// a `DEL`, everything else one `EVALSHA` of a script (see the crate docs for the
+/// layout). Clones share the connection.
+#[derive(Debug, Clone)]
+pub struct RedisStore {
+    conn: Conn,
+    scripts: Arc<Scripts>,
+    capabilities: Capabilities,
+    key_prefix: Arc<str>,
+    scan_count: u32,
+}
+
+impl RedisStore {
+    /// A builder connecting to `url` (see [`RedisStoreBuilder`] for the URL forms).
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder::from_url(url)
+    }
+
+    /// Connects to `url` with default options.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::builder(url).connect().await
+    }
+
+    /// A builder around a fred client you already have (connected with `init()`, or
+    /// connecting). Command timeouts and at-most-once sending are applied per command,
+    /// whatever the client's own settings.
+    pub fn from_client(client: Client) -> RedisStoreBuilder {
+        RedisStoreBuilder::from_client(client)
+    }
+
+    /// A builder from a fred `Config` (to set TLS, credentials providers, sentinel...).
+    pub fn from_config(config: fred::types::config::Config) -> RedisStoreBuilder {
+        RedisStoreBuilder::from_config(config)
+    }
+
+    pub(crate) fn new(client: Client, options: &RedisStoreBuilder) -> Self {
+        let mut capabilities = Capabilities::default();
+        capabilities.atomic_incr = true;
+        capabilities.compare_and_set = true;
+        capabilities.returns_current_on_reject = true;
+        capabilities.strongly_consistent_reads = true;
+        capabilities.max_key_len = keys::MAX_KEY_LEN;
+        capabilities.max_namespace_len = keys::MAX_NAMESPACE_LEN;
+        capabilities.max_value_size = options.max_value_size;
+        capabilities.max_list_limit = MAX_LIST_LIMIT;
+        capabilities.ttl_resolution = Duration::from_millis(1);
+        RedisStore {
+            conn: Conn::new(client, options.command_timeout),
+            scripts: Arc::new(Scripts::new()),
+            capabilities,
+            key_prefix: Arc::from(options.key_prefix.as_str()),
+            scan_count: options.scan_count,
+        }
+    }
+
+    /// The fred client underneath, for commands of your own.
+    pub fn client(&self) -> &Client {
+        self.conn.client()
+    }
+
+    /// `true` when connected to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.conn.is_cluster()
+    }
+
+    /// The Redis key that holds `(namespace, key)` (for inspection and tests).
+    pub fn physical_key(&self, namespace: &str, key: &str) -> String {
+        NamespaceKeys::new(&self.key_prefix, namespace).physical(key)
+    }
+
+    fn key(&self, namespace: &str, key: &str) -> String {
+        self.physical_key(namespace, key)
+    }
+}
+
+fn new_version() -> u64 {
+    fastrand::u64(1..)
+}
+
+fn text(value: Value) -> Option<String> {
+    into_bytes(value).map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+fn number<T: std::str::FromStr>(value: Value, what: &str) -> Result<Option<T>> {
+    match text(value) {
+        None => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| unexpected(what, s)),
+    }
+}
+
+/// An entry from the `[v, ver, exp]` fields, `None` when the key does not exist.
+fn entry_of(mut fields: Vec<Value>) -> Result<Option<Entry>> {
+    if fields.len() != 3 {
+        return Err(unexpected("HMGET v ver exp", fields));
+    }
+    let exp = fields.pop().unwrap_or(Value::Null);
+    let ver = fields.pop().unwrap_or(Value::Null);
+    let Some(value) = fields.pop().and_then(into_bytes) else {
+        return Ok(None);
+    };
+    let version = number::<u64>(ver, "entry version")?
+        .ok_or_else(|| unexpected("entry without version", &value))?;
+    Ok(Some(Entry {
+        value,
+        version: Version::from_raw(version),
+        expires_at: number::<u64>(exp, "entry expiry")?.map(Timestamp::from_millis),
+    }))
+}
+
+fn ttl_arg(ttl: Option<Duration>) -> Value {
+    match ttl {
+        Some(ttl) => Value::from(ttl_millis(ttl).to_string()),
+        None => Value::from(""),
+    }
+}
+
+fn node_name(node: &Option<Server>) -> String {
+    node.as_ref().map(|s| s.to_string()).unwrap_or_default()
+}
+
+impl Store for RedisStore {
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
+        validate::entry_key(&self.capabilities, namespace, key)?;
+        let fields = self
+            .conn
+            .hmget(self.key(namespace, key), &["v", "ver", "exp"])
+            .await?;
+        entry_of(fields)
+    }
+
+    async fn set(
+        &self,
+        namespace: &str,
+        key: &str,
+        value: Bytes,
+        opts: SetOptions,
+    ) -> Result<SetOutcome> {
+        validate::set(&self.capabilities, namespace, key, &value, &opts)?;
+        let (condition, expected) = match opts.condition {
+            Condition::Always => ("always", String::new()),
+            Condition::IfAbsent => ("absent", String::new()),
+            Condition::IfPresent => ("present", String::new()),
+            Condition::IfVersion(v) => ("version", v.as_raw().to_string()),
+        };
+        let version = new_version();
+        let args = vec![
+            Value::from(condition),
+            Value::from(expected),
+            Value::from(version.to_string()),
+            Value::Bytes(value),
+            ttl_arg(opts.ttl),
+        ];
+        let reply = self
+            .conn
+            .eval(
+                &self.scripts.set,
+                self.key(namespace, key),
+                args,
+                Replay::AtMostOnce,
+            )
+            .await?;
+        let Value::Array(mut parts) = reply else {
+            return Err(unexpected("set", reply));
+        };
+        let head = if parts.is_empty() {
+            return Err(unexpected("set", parts));
+        } else {
+            parts.remove(0)
+        };
+        match (head.as_i64(), parts.len()) {
+            (Some(1), _) => Ok(SetOutcome::Written(Version::from_raw(version))),
+            (Some(0), 0) => Ok(SetOutcome::Rejected { current: None }),
+            (Some(0), 3) => Ok(SetOutcome::Rejected {
+                current: entry_of(parts)?,
+            }),
+            _ => Err(unexpected("set", (head, parts))),
+        }
+    }
+
+    async fn delete(&self, namespace: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
+        validate::entry_key(&self.capabilities, namespace, key)?;
+        let physical = self.key(namespace, key);
+        let removed = match condition {
+            DeleteCondition::Always => self.conn.del(physical).await?,
+            DeleteCondition::IfVersion(v) => {
+                let args = vec![Value::from(v.as_raw().to_string())];
+                let reply = self
+                    .conn
+                    .eval(
+                        &self.scripts.delete_if_version,
+                        physical,
+                        args,
+                        Replay::AtMostOnce,
+                    )
+                    .await?;
+                reply.as_i64().ok_or_else(|| unexpected("delete", reply))?
+            }
+        };
+        Ok(removed > 0)
+    }
+
+    async fn incr(
+        &self,
+        namespace: &str,
+        key: &str,
+        delta: i64,
+        ttl: Option<Duration>,
+    ) -> Result<IncrOutcome> {
+        validate::incr(&self.capabilities, namespace, key, ttl)?;
+        let args = vec![
+            Value::from(delta.to_string()),
+            Value::from(new_version().to_string()),
+            ttl_arg(ttl),
+        ];
+        let reply = self
+            .conn
+            .eval(
+                &self.scripts.incr,
+                self.key(namespace, key),
+                args,
+                Replay::AtMostOnce,
+            )
+            .await?;
+        let Value::Array(parts) = reply else {
+            return Err(unexpected("incr", reply));
+        };
+        let mut parts = parts.into_iter();
+        match parts.next().and_then(text).as_deref() {
+            Some("ok") => {
+                let value = parts.next().unwrap_or(Value::Null);
+                let value = number::<i64>(value, "counter")?
+                    .ok_or_else(|| unexpected("incr", "missing counter"))?;
+                let expires_at = number::<u64>(parts.next().unwrap_or(Value::Null), "expiry")?
+                    .map(Timestamp::from_millis);
+                Ok(IncrOutcome { value, expires_at })
+            }
+            Some("nan") => Err(Error::NotACounter),
+            Some("overflow") => Err(Error::CounterOverflow),
+            other => Err(unexpected("incr", other)),
+        }
+    }
+
+    async fn list(
+        &self,
+        namespace: &str,
+        prefix: &str,
+        cursor: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<ListPage> {
+        validate::list(&self.capabilities, namespace, prefix, limit)?;
+        let keys = NamespaceKeys::new(&self.key_prefix, namespace);
+        let pattern = keys.pattern(prefix);
+        let nodes = self.conn.scan_nodes();
+        let Some(first) = nodes.first() else {
+            return Err(Error::unavailable(
+                store_core::Delivery::NotSent,
+                "the Redis cluster's primaries are not known yet",
+            ));
+        };
+        let mut state = match cursor {
+            Some(cursor) => WalkState::decode(cursor)?,
+            None => WalkState {
+                node: node_name(first),
+                scan: "0".into(),
+                pending: Vec::new(),
+            },
+        };
+        let mut node_index = if state.node == FINISHED {
+            nodes.len()
+        } else {
+            nodes
+                .iter()
+                .position(|n| node_name(n) == state.node)
+                .ok_or_else(|| {
+                    Error::InvalidCursor(
+                        "the Redis cluster's primaries changed during the walk: start it again"
+                            .into(),
+                    )
+                })?
+        };
+        let take = state.pending.len().min(limit);
+        let mut page: Vec<String> = state.pending.drain(..take).collect();
+        let mut seen: HashSet<String> = page.iter().chain(&state.pending).cloned().collect();
+        let count = self
+            .scan_count
+            .max(u32::try_from(limit).unwrap_or(u32::MAX));
+        let mut scans = 0;
+        while page.len() < limit && node_index < nodes.len() && scans < MAX_SCANS_PER_PAGE {
+            scans += 1;
+            let node = nodes[node_index].clone();
+            let (next, found) = self.conn.scan(node, &state.scan, &pattern, count).await?;
+            for key in found.iter().filter_map(|raw| keys.key_of(raw)) {
+                // SCAN may repeat a key (while Redis resizes its tables): hand out once.
+                if seen.insert(key.clone()) {
+                    if page.len() < limit {
+                        page.push(key);
+                    } else {
+                        state.pending.push(key);
+                    }
+                }
+            }
+            if next == "0" {
+                node_index += 1;
+                state.scan = "0".into();
+                state.node = nodes
+                    .get(node_index)
+                    .map_or_else(|| FINISHED.to_owned(), node_name);
+            } else {
+                state.scan = next;
+            }
+        }
+        let done = node_index >= nodes.len() && state.pending.is_empty();
+        Ok(ListPage {
+            keys: page,
+            cursor: (!done).then(|| state.encode()),
+        })
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+}

@@ -1,0 +1,130 @@
+//! The server goes away mid-run and comes back: calls fail fast with `Unavailable`,
+//! never hang or panic, and the same store works again afterwards.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use store_core::{Bytes, Error, SetOptions, Store};
+use store_redis::RedisStore;
+use tokio::process::{Child, Command};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_redis(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server on PATH (installed by `cargo xtask services up`)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_server_fails_fast_and_the_same_store_recovers() {
+    // Needs the redis-server binary the services install; same rule as the services.
+    if crate::services::redis_url().is_none() {
+        return;
+    }
+    let port = free_port();
+    let mut server = start_redis(port).await;
+    let timeout = Duration::from_millis(500);
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+        .command_timeout(timeout)
+        .reconnect(
+            Duration::from_millis(20),
+            Duration::from_millis(200),
+            Duration::from_millis(20),
+        )
+        .connect()
+        .await
+        .expect("connect");
+    store
+        .set(
+            "fault",
+            "k",
+            Bytes::from_static(b"before"),
+            SetOptions::always(),
+        )
+        .await
+        .unwrap();
+
+    server.kill().await.expect("kill redis-server");
+    server.wait().await.expect("reap");
+
+    let bound = timeout + Duration::from_millis(300);
+    for attempt in 0..20 {
+        let started = Instant::now();
+        let results = [
+            store.get("fault", "k").await.map(drop),
+            store.incr("fault", "c", 1, None).await.map(drop),
+            store
+                .set("fault", "k", Bytes::new(), SetOptions::if_absent())
+                .await
+                .map(drop),
+        ];
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed < bound * 3,
+            "attempt {attempt}: three calls took {elapsed:?}"
+        );
+        for result in results {
+            match result {
+                Err(Error::Unavailable { .. }) => {}
+                other => panic!("attempt {attempt}: expected Unavailable, got {other:?}"),
+            }
+        }
+    }
+
+    let _server = start_redis(port).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match store
+            .set(
+                "fault",
+                "k",
+                Bytes::from_static(b"after"),
+                SetOptions::always(),
+            )
+            .await
+        {
+            Ok(_) => break,
+            Err(Error::Unavailable { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("store did not recover: {e:?}"),
+        }
+    }
+    let entry = store
+        .get("fault", "k")
+        .await
+        .unwrap()
+        .expect("written after recovery");
+    assert_eq!(&entry.value[..], b"after");
+    assert_eq!(store.incr("fault", "c", 1, None).await.unwrap().value, 1);
+}

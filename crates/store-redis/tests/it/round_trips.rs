@@ -1,0 +1,109 @@
+//! One Redis command per operation, counted with MONITOR: commands a client sent, not
+//! those a script ran (MONITOR marks those as coming from `lua`).
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use store_core::{Bytes, DeleteCondition, SetOptions, Store};
+use store_redis::RedisStore;
+use store_redis::fred::monitor::MonitorCommand;
+use store_redis::fred::types::config::Config;
+
+fn mentions(command: &MonitorCommand, needle: &str) -> bool {
+    command
+        .args
+        .iter()
+        .any(|arg| arg.as_str().is_some_and(|s| s.contains(needle)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_is_one_command_sent() {
+    let Some(url) = crate::services::redis_url() else {
+        return;
+    };
+    let store = RedisStore::connect(&url).await.expect("connect");
+    let ns = format!("round-trips/{}", fastrand::u64(..));
+    let key = store.physical_key(&ns, "k");
+    // Scripts are loaded before monitoring so a first NOSCRIPT does not count.
+    store
+        .set(&ns, "warm", Bytes::new(), SetOptions::if_absent())
+        .await
+        .unwrap();
+    store.incr(&ns, "warm-c", 1, None).await.unwrap();
+    store
+        .delete(
+            &ns,
+            "warm",
+            DeleteCondition::IfVersion(store_core::Version::from_raw(1)),
+        )
+        .await
+        .unwrap();
+
+    let mut monitor = Box::pin(
+        store_redis::fred::monitor::run(Config::from_url(&url).unwrap())
+            .await
+            .unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let ttl = Some(Duration::from_secs(60));
+    let written = store
+        .set(&ns, "k", Bytes::from_static(b"v"), SetOptions::always())
+        .await
+        .unwrap();
+    let version = written.version().unwrap();
+    store.get(&ns, "k").await.unwrap();
+    let rejected = store
+        .set(&ns, "k", Bytes::from_static(b"w"), SetOptions::if_absent())
+        .await
+        .unwrap();
+    assert!(matches!(
+        rejected,
+        store_core::SetOutcome::Rejected { current: Some(_) }
+    ));
+    store
+        .set(
+            &ns,
+            "k",
+            Bytes::from_static(b"x"),
+            SetOptions::if_version(version),
+        )
+        .await
+        .unwrap();
+    store.incr(&ns, "k-counter", 1, ttl).await.unwrap();
+    store
+        .delete(&ns, "k", DeleteCondition::Always)
+        .await
+        .unwrap();
+    store
+        .delete(&ns, "k-counter", DeleteCondition::IfVersion(version))
+        .await
+        .unwrap();
+    // A marker: once MONITOR shows it, everything before it has been seen.
+    let marker = format!("marker-{}", fastrand::u64(..));
+    store.get(&ns, &marker).await.unwrap();
+
+    let mut sent = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let command = tokio::time::timeout_at(deadline, monitor.next())
+            .await
+            .expect("MONITOR showed the marker in time")
+            .expect("monitor stream open");
+        if command.client == "lua" || !mentions(&command, &key) && !mentions(&command, &marker) {
+            continue;
+        }
+        if mentions(&command, &marker) {
+            break;
+        }
+        sent.push(command.command.to_uppercase());
+    }
+    assert_eq!(
+        sent,
+        vec![
+            "EVALSHA", "HMGET", "EVALSHA", "EVALSHA", "EVALSHA", "DEL", "EVALSHA"
+        ],
+        "set, get, rejected set (no follow-up read), CAS set, incr, delete, conditional delete: \
+         one command each"
+    );
+}

@@ -1,0 +1,247 @@
+//! Test services: real servers on free loopback ports, started and stopped by pid.
+//!
+//! `cargo xtask test` starts what is missing, runs the tests with the services' URLs in
+//! the environment, and stops what it started. `cargo xtask services up` starts them
+//! detached for a development session and writes their URLs to
+//! `target/services/env`, which the test helpers read; `services down` stops them.
+//!
+//! A URL already in the environment (`FLEETSTATE_REDIS_URL`, ...) means "use this
+//! server": nothing is started for it.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::Result;
+
+/// Environment variables the test helpers read.
+pub(crate) const REDIS_URL: &str = "FLEETSTATE_REDIS_URL";
+pub(crate) const REDIS_CLUSTER_URL: &str = "FLEETSTATE_REDIS_CLUSTER_URL";
+
+/// Servers started by this run: their pids and the variables that locate them.
+#[derive(Debug, Default)]
+pub(crate) struct Started {
+    pids: Vec<u32>,
+    pub(crate) env: Vec<(String, String)>,
+}
+
+pub(crate) fn state_dir(root: &Path) -> PathBuf {
+    root.join("target/services")
+}
+
+/// Starts every service whose URL is not already given.
+pub(crate) fn up(root: &Path) -> Result<Started> {
+    let dir = state_dir(root);
+    fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let mut started = Started::default();
+    let wants_redis = std::env::var_os(REDIS_URL).is_none();
+    let wants_cluster = std::env::var_os(REDIS_CLUSTER_URL).is_none();
+    if wants_redis || wants_cluster {
+        ensure_apt_packages(&["redis-server", "redis-tools"], "redis-server")?;
+    }
+    if wants_redis {
+        let port = free_port(false)?;
+        started.pids.push(start_redis(&dir, port, false)?);
+        started
+            .env
+            .push((REDIS_URL.into(), format!("redis://127.0.0.1:{port}")));
+    }
+    if wants_cluster {
+        let ports = [free_port(true)?, free_port(true)?, free_port(true)?];
+        for port in ports {
+            started.pids.push(start_redis(&dir, port, true)?);
+        }
+        create_cluster(&ports)?;
+        let hosts: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        started.env.push((
+            REDIS_CLUSTER_URL.into(),
+            format!("redis-cluster://{}", hosts.join(",")),
+        ));
+    }
+    write_state(&dir, &started)?;
+    for (name, value) in &started.env {
+        println!("xtask: {name}={value}");
+    }
+    Ok(started)
+}
+
+/// Stops the servers this run started.
+pub(crate) fn stop(root: &Path, started: &Started) {
+    for pid in &started.pids {
+        kill(*pid);
+    }
+    let _ = fs::remove_file(state_dir(root).join("pids"));
+    let _ = fs::remove_file(state_dir(root).join("env"));
+}
+
+/// Stops the servers recorded by an earlier `services up`.
+pub(crate) fn down(root: &Path) -> Result {
+    let dir = state_dir(root);
+    let pids = fs::read_to_string(dir.join("pids")).unwrap_or_default();
+    for pid in pids.lines().filter_map(|l| l.trim().parse().ok()) {
+        kill(pid);
+    }
+    let _ = fs::remove_file(dir.join("pids"));
+    let _ = fs::remove_file(dir.join("env"));
+    Ok(())
+}
+
+fn write_state(dir: &Path, started: &Started) -> Result {
+    let pids: String = started.pids.iter().map(|p| format!("{p}\n")).collect();
+    let env: String = started
+        .env
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    fs::write(dir.join("pids"), pids).map_err(|e| e.to_string())?;
+    fs::write(dir.join("env"), env).map_err(|e| e.to_string())
+}
+
+fn kill(pid: u32) {
+    // By pid only, never by name: other servers on this machine are not ours.
+    let _ = Command::new("sh")
+        .args(["-c", &format!("kill {pid} 2>/dev/null")])
+        .status();
+}
+
+/// Installs Debian packages when `probe --version` fails. Debian's postinst would start
+/// the package's own daemon on its default port; a `policy-rc.d` that forbids it is put
+/// in place for the install unless one already exists.
+fn ensure_apt_packages(packages: &[&str], probe: &str) -> Result {
+    let present = Command::new(probe)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
+        return Ok(());
+    }
+    println!(
+        "xtask: installing {} from Debian's packages",
+        packages.join(" ")
+    );
+    let policy = Path::new("/usr/sbin/policy-rc.d");
+    let placed_policy = !policy.exists()
+        && fs::write(policy, "#!/bin/sh\nexit 101\n").is_ok()
+        && Command::new("chmod")
+            .args(["+x", "/usr/sbin/policy-rc.d"])
+            .status()
+            .is_ok();
+    let result = (|| {
+        run_quiet(Command::new("apt-get").args(["update", "-qq"]))?;
+        run_quiet(
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(packages)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+    })();
+    if placed_policy {
+        let _ = fs::remove_file(policy);
+    }
+    result
+}
+
+fn run_quiet(cmd: &mut Command) -> Result {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// A free loopback port; for a cluster node also its bus port (port + 10000).
+fn free_port(with_bus: bool) -> Result<u16> {
+    for _ in 0..200 {
+        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        if !with_bus {
+            return Ok(port);
+        }
+        if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err("no free loopback port found".into())
+}
+
+fn start_redis(dir: &Path, port: u16, cluster: bool) -> Result<u32> {
+    let log = fs::File::create(dir.join(format!("redis-{port}.log"))).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new("redis-server");
+    cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ])
+        .arg("--dir")
+        .arg(dir);
+    if cluster {
+        cmd.args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+            .args(["--cluster-config-file", &format!("nodes-{port}.conf")]);
+        let _ = fs::remove_file(dir.join(format!("nodes-{port}.conf")));
+    }
+    use std::os::unix::process::CommandExt;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        // Its own process group: a Ctrl-C aimed at the test run does not orphan it
+        // half-way; `stop`/`down` end it by pid.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting redis-server: {e}"))?;
+    let pid = child.id();
+    wait_for(&format!("redis-server on port {port}"), || {
+        redis_cli(port, &["ping"]).is_some_and(|out| out.trim() == "PONG")
+    })?;
+    Ok(pid)
+}
+
+fn create_cluster(ports: &[u16; 3]) -> Result {
+    let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    run_quiet(
+        Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"]),
+    )?;
+    wait_for("the Redis cluster to agree on its slots", || {
+        ports.iter().all(|&p| {
+            redis_cli(p, &["cluster", "info"]).is_some_and(|o| o.contains("cluster_state:ok"))
+        })
+    })
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn wait_for(what: &str, ready: impl Fn() -> bool) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if ready() {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(100));
+    }
+    Err(format!("timed out waiting for {what}"))
+}
