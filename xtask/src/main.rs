@@ -126,6 +126,9 @@ fn deny() -> Result {
     // which cargo-deny only reads from a git repository.
     let dbs = root().join("target/advisory-dbs");
     prepare_snapshot(&snapshot, &dbs.join(ADVISORY_DB_DIR))?;
+    // `--offline` also keeps cargo offline, and the graph spans every platform's
+    // dependencies: fetch them (crates.io is reachable) before checking.
+    cargo(&["fetch"])?;
     run(Command::new("cargo")
         .args(["deny", "--offline", "check"])
         .env("FLEETSTATE_ADVISORY_DBS", &dbs))
