@@ -1,1 +1,186 @@
-fn main() {}
+//! `cargo bench -p store-redis` (after `cargo xtask services up`, or via
+//! `cargo xtask bench`): throughput of each store operation next to the raw fred command
+//! it is compared with, on the same Redis and the same connection, in the same run, at
+//! concurrency 1 and 32. Rounds alternate store and raw runs; medians are compared.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use fred::interfaces::KeysInterface;
+use store_core::{Bytes, SetOptions, Store};
+use store_redis::RedisStore;
+use store_redis::fred;
+
+const KEYS: usize = 1000;
+const ROUND: Duration = Duration::from_millis(1000);
+const ROUNDS: usize = 3;
+const NS: &str = "bench";
+
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Get,
+    Set,
+    Incr,
+    CondSet,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Get => "get",
+            Op::Set => "set",
+            Op::Incr => "incr",
+            Op::CondSet => "set IfAbsent",
+        }
+    }
+    fn baseline(self) -> &'static str {
+        match self {
+            Op::Get => "GET",
+            Op::Set | Op::CondSet => "SET",
+            Op::Incr => "INCR",
+        }
+    }
+}
+
+fn redis_url() -> Option<String> {
+    if let Ok(url) = std::env::var("FLEETSTATE_REDIS_URL") {
+        return Some(url);
+    }
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/services/env");
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("FLEETSTATE_REDIS_URL=").map(str::to_owned))
+}
+
+async fn store_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
+    let key = format!("k{}", i % KEYS);
+    match op {
+        Op::Get => drop(store.get(NS, &key).await.expect("get")),
+        Op::Set => drop(
+            store
+                .set(NS, &key, value.clone(), SetOptions::always())
+                .await
+                .expect("set"),
+        ),
+        Op::Incr => drop(
+            store
+                .incr(NS, &format!("c{}", i % KEYS), 1, None)
+                .await
+                .expect("incr"),
+        ),
+        Op::CondSet => drop(
+            store
+                .set(NS, &key, value.clone(), SetOptions::if_absent())
+                .await
+                .expect("set IfAbsent"),
+        ),
+    }
+}
+
+async fn raw_op(client: &fred::clients::Client, op: Op, i: usize, value: &Bytes) {
+    let key = format!("raw:k{}", i % KEYS);
+    match op {
+        Op::Get => drop(client.get::<Option<Bytes>, _>(key).await.expect("GET")),
+        Op::Set | Op::CondSet => drop(
+            client
+                .set::<(), _, _>(key, value.clone(), None, None, false)
+                .await
+                .expect("SET"),
+        ),
+        Op::Incr => drop(
+            client
+                .incr::<i64, _>(format!("raw:c{}", i % KEYS))
+                .await
+                .expect("INCR"),
+        ),
+    }
+}
+
+/// Operations per second with `tasks` concurrent tasks for one round.
+async fn throughput(store: &RedisStore, raw: bool, op: Op, tasks: usize) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let value = Bytes::from(vec![b'x'; 64]);
+    let deadline = Instant::now() + ROUND;
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let (store, done, value) = (store.clone(), done.clone(), value.clone());
+            tokio::spawn(async move {
+                let mut i = t * 7919;
+                while Instant::now() < deadline {
+                    if raw {
+                        raw_op(store.client(), op, i, &value).await;
+                    } else {
+                        store_op(&store, op, i, &value).await;
+                    }
+                    i += 1;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for h in handles {
+        h.await.expect("bench task");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+#[allow(clippy::print_stdout)]
+fn main() {
+    let Some(url) = redis_url() else {
+        eprintln!(
+            "no Redis: run `cargo xtask services up` first, or `cargo xtask bench` \
+             (FLEETSTATE_REDIS_URL overrides)"
+        );
+        std::process::exit(1);
+    };
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --benches` probes; nothing to list.
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = RedisStore::connect(&url).await.expect("connect");
+        // Warm up: scripts loaded, keys present.
+        for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet] {
+            throughput(&store, false, op, 8).await;
+            throughput(&store, true, op, 8).await;
+        }
+        println!(
+            "store-redis vs raw fred on {url} (ops/s, median of {ROUNDS} rounds of {} ms)",
+            ROUND.as_millis()
+        );
+        println!(
+            "{:<13} {:>5} {:>12} {:>12} {:>8}  {}",
+            "op", "tasks", "store", "raw", "ratio", "baseline"
+        );
+        for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet] {
+            for tasks in [1, 32] {
+                let (mut ours, mut raw) = (Vec::new(), Vec::new());
+                for _ in 0..ROUNDS {
+                    ours.push(throughput(&store, false, op, tasks).await);
+                    raw.push(throughput(&store, true, op, tasks).await);
+                }
+                let (ours, raw) = (median(ours), median(raw));
+                println!(
+                    "{:<13} {:>5} {:>12.0} {:>12.0} {:>7.2}x  raw {}",
+                    op.name(),
+                    tasks,
+                    ours,
+                    raw,
+                    ours / raw,
+                    op.baseline()
+                );
+            }
+        }
+    });
+}

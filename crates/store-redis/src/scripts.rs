@@ -23,29 +23,33 @@ use fred::types::scripts::Script;
 /// `set` with any condition. ARGV: condition (`always`, `absent`, `present`,
 /// `version`), expected version, new version, value, TTL in ms (empty: none).
 /// Returns `{1}` or `{1, exp}` when written; `{0}` or `{0, v, ver, exp}` when rejected.
+/// An unconditional write without TTL is two calls (`HSET`, `HDEL exp`), a conditional
+/// one without TTL two as well (`HMGET`, `HSET`).
 pub(crate) const SET: &str = r#"
 local key = KEYS[1]
 local cond, expected, version, value, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local cur = redis.call('HMGET', key, 'v', 'ver', 'exp')
-local live = cur[1] ~= false
-local ok
-if cond == 'always' then ok = true
-elseif cond == 'absent' then ok = not live
-elseif cond == 'present' then ok = live
-else ok = live and cur[2] == expected end
-if not ok then
-  if live then return {0, cur[1], cur[2], cur[3]} end
-  return {0}
+local had_exp = true
+if cond ~= 'always' then
+  local cur = redis.call('HMGET', key, 'v', 'ver', 'exp')
+  local live = cur[1] ~= false
+  local ok
+  if cond == 'absent' then ok = not live
+  elseif cond == 'present' then ok = live
+  else ok = live and cur[2] == expected end
+  if not ok then
+    if live then return {0, cur[1], cur[2], cur[3]} end
+    return {0}
+  end
+  had_exp = cur[3] ~= false
 end
-redis.call('HSET', key, 'v', value, 'ver', version)
 if ttl == '' then
-  redis.call('HDEL', key, 'exp')
-  redis.call('PERSIST', key)
+  redis.call('HSET', key, 'v', value, 'ver', version)
+  if had_exp and redis.call('HDEL', key, 'exp') == 1 then redis.call('PERSIST', key) end
   return {1}
 end
 local now = redis.call('TIME')
 local exp = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
-redis.call('HSET', key, 'exp', exp)
+redis.call('HSET', key, 'v', value, 'ver', version, 'exp', exp)
 redis.call('PEXPIREAT', key, exp)
 return {1, exp}
 "#;
@@ -53,10 +57,33 @@ return {1, exp}
 /// `incr`. ARGV: delta, new version, TTL in ms (empty: none), applied only when the
 /// call creates the counter. Returns `{'ok', value, exp}`, `{'nan'}` (not a counter) or
 /// `{'overflow'}`; the counter is unchanged in the last two.
+///
+/// Lua numbers are doubles, exact below 2^53: when both the counter and the delta have
+/// at most 15 characters their sum is exact and the script adds them itself (two calls:
+/// `HMGET`, `HSET`); otherwise `HINCRBY` does the 64-bit arithmetic and its overflow
+/// check. Only canonical decimals take the fast path, so what counts as a counter is
+/// always Redis's rule.
 pub(crate) const INCR: &str = r#"
 local key = KEYS[1]
 local delta, version, ttl = ARGV[1], ARGV[2], ARGV[3]
-local created = redis.call('EXISTS', key) == 0
+local cur = redis.call('HMGET', key, 'v', 'exp')
+if cur[1] == false then
+  if ttl == '' then
+    redis.call('HSET', key, 'v', delta, 'ver', version)
+    return {'ok', delta, false}
+  end
+  local now = redis.call('TIME')
+  local exp = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
+  redis.call('HSET', key, 'v', delta, 'ver', version, 'exp', exp)
+  redis.call('PEXPIREAT', key, exp)
+  return {'ok', delta, exp}
+end
+local v = cur[1]
+if #v <= 15 and #delta <= 15 and (v == '0' or string.match(v, '^%-?[1-9]%d*$')) then
+  local sum = string.format('%.0f', tonumber(v) + tonumber(delta))
+  redis.call('HSET', key, 'v', sum, 'ver', version)
+  return {'ok', sum, cur[2]}
+end
 local r = redis.pcall('HINCRBY', key, 'v', delta)
 if type(r) == 'table' and r.err then
   if string.find(r.err, 'overflow', 1, true) then return {'overflow'} end
@@ -64,18 +91,7 @@ if type(r) == 'table' and r.err then
   return redis.error_reply(r.err)
 end
 redis.call('HSET', key, 'ver', version)
-local exp = false
-if created then
-  if ttl ~= '' then
-    local now = redis.call('TIME')
-    exp = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
-    redis.call('HSET', key, 'exp', exp)
-    redis.call('PEXPIREAT', key, exp)
-  end
-else
-  exp = redis.call('HGET', key, 'exp')
-end
-return {'ok', redis.call('HGET', key, 'v'), exp}
+return {'ok', redis.call('HGET', key, 'v'), cur[2]}
 "#;
 
 /// `delete` if the version matches. ARGV: expected version. Returns 1 if removed.

@@ -2,6 +2,7 @@
 //! `cargo xtask test` (or `cargo xtask services up`).
 
 mod atomicity;
+mod counters;
 mod fault;
 mod round_trips;
 mod services;
