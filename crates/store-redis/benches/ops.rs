@@ -83,12 +83,10 @@ async fn raw_op(client: &fred::clients::Client, op: Op, i: usize, value: &Bytes)
     let key = format!("raw:k{}", i % KEYS);
     match op {
         Op::Get => drop(client.get::<Option<Bytes>, _>(key).await.expect("GET")),
-        Op::Set | Op::CondSet => drop(
-            client
-                .set::<(), _, _>(key, value.clone(), None, None, false)
-                .await
-                .expect("SET"),
-        ),
+        Op::Set | Op::CondSet => client
+            .set::<(), _, _>(key, value.clone(), None, None, false)
+            .await
+            .expect("SET"),
         Op::Incr => drop(
             client
                 .incr::<i64, _>(format!("raw:c{}", i % KEYS))
