@@ -157,10 +157,7 @@ fn main() {
             "store-redis vs raw fred on {url} (ops/s, median of {ROUNDS} rounds of {} ms)",
             ROUND.as_millis()
         );
-        println!(
-            "{:<13} {:>5} {:>12} {:>12} {:>8}  {}",
-            "op", "tasks", "store", "raw", "ratio", "baseline"
-        );
+        println!("op            tasks        store          raw    ratio  baseline");
         for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet] {
             for tasks in [1, 32] {
                 let (mut ours, mut raw) = (Vec::new(), Vec::new());
