@@ -19,6 +19,9 @@ const NS: &str = "bench";
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
+    /// Diagnostic: the raw side sends `HMGET key v ver exp` (the store's layout) instead
+    /// of `GET`, separating the cost of the layout from the cost of the store's code.
+    GetVsHmget,
     Get,
     Set,
     Incr,
@@ -28,6 +31,7 @@ enum Op {
 impl Op {
     fn name(self) -> &'static str {
         match self {
+            Op::GetVsHmget => "get",
             Op::Get => "get",
             Op::Set => "set",
             Op::Incr => "incr",
@@ -36,6 +40,7 @@ impl Op {
     }
     fn baseline(self) -> &'static str {
         match self {
+            Op::GetVsHmget => "HMGET v ver exp",
             Op::Get => "GET",
             Op::Set | Op::CondSet => "SET",
             Op::Incr => "INCR",
@@ -57,7 +62,7 @@ fn redis_url() -> Option<String> {
 async fn store_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
     let key = format!("k{}", i % KEYS);
     match op {
-        Op::Get => drop(store.get(NS, &key).await.expect("get")),
+        Op::Get | Op::GetVsHmget => drop(store.get(NS, &key).await.expect("get")),
         Op::Set => drop(
             store
                 .set(NS, &key, value.clone(), SetOptions::always())
@@ -79,9 +84,19 @@ async fn store_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
     }
 }
 
-async fn raw_op(client: &fred::clients::Client, op: Op, i: usize, value: &Bytes) {
+async fn raw_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
+    let client = store.client();
     let key = format!("raw:k{}", i % KEYS);
     match op {
+        Op::GetVsHmget => drop(
+            fred::interfaces::HashesInterface::hmget::<Vec<fred::types::Value>, _, _>(
+                client,
+                store.physical_key(NS, &format!("k{}", i % KEYS)),
+                vec!["v", "ver", "exp"],
+            )
+            .await
+            .expect("HMGET"),
+        ),
         Op::Get => drop(client.get::<Option<Bytes>, _>(key).await.expect("GET")),
         Op::Set | Op::CondSet => client
             .set::<(), _, _>(key, value.clone(), None, None, false)
@@ -108,7 +123,7 @@ async fn throughput(store: &RedisStore, raw: bool, op: Op, tasks: usize) -> f64 
                 let mut i = t * 7919;
                 while Instant::now() < deadline {
                     if raw {
-                        raw_op(store.client(), op, i, &value).await;
+                        raw_op(&store, op, i, &value).await;
                     } else {
                         store_op(&store, op, i, &value).await;
                     }
@@ -158,7 +173,7 @@ fn main() {
             ROUND.as_millis()
         );
         println!("op            tasks        store          raw    ratio  baseline");
-        for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet] {
+        for op in [Op::Get, Op::GetVsHmget, Op::Set, Op::Incr, Op::CondSet] {
             for tasks in [1, 32] {
                 let (mut ours, mut raw) = (Vec::new(), Vec::new());
                 for _ in 0..ROUNDS {

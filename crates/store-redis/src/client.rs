@@ -94,18 +94,19 @@ impl Conn {
     }
 
     /// `EVALSHA`, loading the script and sending again after `NOSCRIPT` (the server
-    /// ran nothing then, so the second send cannot apply anything twice).
+    /// ran nothing then, so the second send cannot apply anything twice). `args` builds
+    /// the arguments, so the common path sends without keeping copies for a retry.
     pub(crate) async fn eval(
         &self,
         script: &Script,
-        key: String,
-        args: Vec<Value>,
+        key: &str,
+        args: impl Fn() -> Vec<Value>,
         replay: Replay,
     ) -> Result<Value> {
         self.ensure_connected()?;
         let client = self.client.with_options(&self.options(replay, None));
         match client
-            .evalsha::<Value, _, _, _>(script.sha1().clone(), key.clone(), args.clone())
+            .evalsha::<Value, _, _, _>(script.sha1().clone(), key, args())
             .await
         {
             Err(e) if e.details().starts_with("NOSCRIPT") => {
@@ -115,7 +116,7 @@ impl Conn {
                     .await
                     .map_err(|e| from_fred(e, false))?;
                 client
-                    .evalsha::<Value, _, _, _>(script.sha1().clone(), key, args)
+                    .evalsha::<Value, _, _, _>(script.sha1().clone(), key, args())
                     .await
                     .map_err(|e| from_fred(e, true))
             }

@@ -62,11 +62,20 @@ impl NamespaceKeys {
         }
     }
 
-    /// The Redis key of `key`.
-    pub(crate) fn physical(&self, key: &str) -> String {
-        let mut out = String::with_capacity(self.head.len() + key.len());
-        out.push_str(&self.head);
-        out.push_str(&escape(key));
+    /// The Redis key of `(namespace, key)`, built in one allocation.
+    pub(crate) fn physical_key(key_prefix: &str, namespace: &str, key: &str) -> String {
+        let ns = escape(namespace);
+        let key = escape(key);
+        let mut len = itoa::Buffer::new();
+        let len = len.format(ns.len());
+        let mut out =
+            String::with_capacity(key_prefix.len() + len.len() + ns.len() + key.len() + 2);
+        out.push_str(key_prefix);
+        out.push_str(len);
+        out.push(':');
+        out.push_str(&ns);
+        out.push(':');
+        out.push_str(&key);
         out
     }
 
@@ -142,17 +151,23 @@ mod tests {
 
     #[test]
     fn mapping_is_injective_across_the_namespace_key_boundary() {
-        let a = NamespaceKeys::new("p:", "a:b").physical("c");
-        let b = NamespaceKeys::new("p:", "a").physical("b:c");
+        let a = NamespaceKeys::physical_key("p:", "a:b", "c");
+        let b = NamespaceKeys::physical_key("p:", "a", "b:c");
         assert_ne!(a, b);
         assert_eq!(a, "p:3:a:b:c");
         assert_eq!(b, "p:1:a:b:c");
+        let ns = NamespaceKeys::new("p:", "a:b");
+        assert_eq!(
+            ns.key_of(a.as_bytes()).as_deref(),
+            Some("c"),
+            "listing reads it back"
+        );
     }
 
     #[test]
     fn braces_and_percent_are_escaped_and_round_trip() {
         let ns = NamespaceKeys::new("", "n{1}");
-        let physical = ns.physical("%{tag}");
+        let physical = NamespaceKeys::physical_key("", "n{1}", "%{tag}");
         assert_eq!(physical, "8:n%7B1%7D:%25%7Btag%7D");
         assert!(!physical.contains(['{', '}']));
         assert_eq!(ns.key_of(physical.as_bytes()).as_deref(), Some("%{tag}"));

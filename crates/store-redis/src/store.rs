@@ -96,7 +96,7 @@ impl RedisStore {
 
     /// The Redis key that holds `(namespace, key)` (for inspection and tests).
     pub fn physical_key(&self, namespace: &str, key: &str) -> String {
-        NamespaceKeys::new(&self.key_prefix, namespace).physical(key)
+        NamespaceKeys::physical_key(&self.key_prefix, namespace, key)
     }
 
     fn key(&self, namespace: &str, key: &str) -> String {
@@ -174,21 +174,19 @@ impl Store for RedisStore {
             Condition::IfVersion(v) => ("version", v.as_raw().to_string()),
         };
         let version = new_version();
-        let args = vec![
-            Value::from(condition),
-            Value::from(expected),
-            Value::from(version.to_string()),
-            Value::Bytes(value),
-            ttl_arg(opts.ttl),
-        ];
+        let args = || {
+            vec![
+                Value::from(condition),
+                Value::from(expected.as_str()),
+                Value::from(version.to_string()),
+                Value::Bytes(value.clone()),
+                ttl_arg(opts.ttl),
+            ]
+        };
+        let physical = self.key(namespace, key);
         let reply = self
             .conn
-            .eval(
-                &self.scripts.set,
-                self.key(namespace, key),
-                args,
-                Replay::AtMostOnce,
-            )
+            .eval(&self.scripts.set, &physical, args, Replay::AtMostOnce)
             .await?;
         let Value::Array(mut parts) = reply else {
             return Err(unexpected("set", reply));
@@ -214,12 +212,12 @@ impl Store for RedisStore {
         let removed = match condition {
             DeleteCondition::Always => self.conn.del(physical).await?,
             DeleteCondition::IfVersion(v) => {
-                let args = vec![Value::from(v.as_raw().to_string())];
+                let args = || vec![Value::from(v.as_raw().to_string())];
                 let reply = self
                     .conn
                     .eval(
                         &self.scripts.delete_if_version,
-                        physical,
+                        &physical,
                         args,
                         Replay::AtMostOnce,
                     )
@@ -238,26 +236,26 @@ impl Store for RedisStore {
         ttl: Option<Duration>,
     ) -> Result<IncrOutcome> {
         validate::incr(&self.capabilities, namespace, key, ttl)?;
-        let args = vec![
-            Value::from(delta.to_string()),
-            Value::from(new_version().to_string()),
-            ttl_arg(ttl),
-        ];
+        let version = new_version();
+        let args = || {
+            vec![
+                Value::from(delta.to_string()),
+                Value::from(version.to_string()),
+                ttl_arg(ttl),
+            ]
+        };
+        let physical = self.key(namespace, key);
         let reply = self
             .conn
-            .eval(
-                &self.scripts.incr,
-                self.key(namespace, key),
-                args,
-                Replay::AtMostOnce,
-            )
+            .eval(&self.scripts.incr, &physical, args, Replay::AtMostOnce)
             .await?;
         let Value::Array(parts) = reply else {
             return Err(unexpected("incr", reply));
         };
         let mut parts = parts.into_iter();
-        match parts.next().and_then(text).as_deref() {
-            Some("ok") => {
+        let status = parts.next().and_then(into_bytes);
+        match status.as_deref() {
+            Some(b"ok") => {
                 let value = parts.next().unwrap_or(Value::Null);
                 let value = number::<i64>(value, "counter")?
                     .ok_or_else(|| unexpected("incr", "missing counter"))?;
@@ -265,8 +263,8 @@ impl Store for RedisStore {
                     .map(Timestamp::from_millis);
                 Ok(IncrOutcome { value, expires_at })
             }
-            Some("nan") => Err(Error::NotACounter),
-            Some("overflow") => Err(Error::CounterOverflow),
+            Some(b"nan") => Err(Error::NotACounter),
+            Some(b"overflow") => Err(Error::CounterOverflow),
             other => Err(unexpected("incr", other)),
         }
     }
