@@ -40,7 +40,7 @@ fn main() -> ExitCode {
                 .envs(env.iter().cloned()))
         }),
         Some("services") => match args.get(1).map(String::as_str) {
-            Some("up") => services::up(&root()).map(drop),
+            Some("up") => services::up(&root(), true).map(drop),
             Some("down") => services::down(&root()),
             _ => Err(USAGE.to_owned()),
         },
@@ -101,9 +101,9 @@ fn test() -> Result {
 /// Starts the test services, runs `f` with their URLs, and stops them whatever `f` did.
 fn with_services(f: impl FnOnce(&[(String, String)]) -> Result) -> Result {
     step("services");
-    let started = services::up(&root())?;
+    let started = services::up(&root(), false)?;
     let result = f(&started.env);
-    services::stop(&root(), &started);
+    services::stop(&started);
     result
 }
 

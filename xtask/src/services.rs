@@ -35,8 +35,10 @@ pub(crate) fn state_dir(root: &Path) -> PathBuf {
     root.join("target/services")
 }
 
-/// Starts every service whose URL is not already given.
-pub(crate) fn up(root: &Path) -> Result<Started> {
+/// Starts every service whose URL is not already given. `record` writes their pids and
+/// URLs to `target/services/` for a later `services down` and for test helpers; a test
+/// run keeps them to itself, so it never disturbs a developer's `services up`.
+pub(crate) fn up(root: &Path, record: bool) -> Result<Started> {
     let dir = state_dir(root);
     fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let mut started = Started::default();
@@ -71,7 +73,9 @@ pub(crate) fn up(root: &Path) -> Result<Started> {
             .env
             .push((DYNAMODB_ENDPOINT.into(), format!("http://127.0.0.1:{port}")));
     }
-    write_state(&dir, &started)?;
+    if record {
+        write_state(&dir, &started)?;
+    }
     for (name, value) in &started.env {
         println!("xtask: {name}={value}");
     }
@@ -79,12 +83,10 @@ pub(crate) fn up(root: &Path) -> Result<Started> {
 }
 
 /// Stops the servers this run started.
-pub(crate) fn stop(root: &Path, started: &Started) {
+pub(crate) fn stop(started: &Started) {
     for pid in &started.pids {
         kill(*pid);
     }
-    let _ = fs::remove_file(state_dir(root).join("pids"));
-    let _ = fs::remove_file(state_dir(root).join("env"));
 }
 
 /// Stops the servers recorded by an earlier `services up`.
