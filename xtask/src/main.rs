@@ -40,7 +40,10 @@ fn main() -> ExitCode {
                 .envs(env.iter().cloned()))
         }),
         Some("services") => match args.get(1).map(String::as_str) {
-            Some("up") => services::up(&root(), true).map(drop),
+            // Servers recorded by an earlier `up` are stopped, not orphaned.
+            Some("up") => {
+                services::down(&root()).and_then(|()| services::up(&root(), true).map(drop))
+            }
             Some("down") => services::down(&root()),
             _ => Err(USAGE.to_owned()),
         },
