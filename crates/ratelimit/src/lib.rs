@@ -1,0 +1,28 @@
+//! # ratelimit: one rate budget for the whole fleet
+//!
+//! A limit of 100 requests a minute means 100 for the fleet, not 100 per instance and
+//! not 130 when 32 workers race: the counters live in a shared [`store_core::Store`]
+//! and every decision is made on the store's atomic result.
+//!
+//! - [`Algorithm::FixedWindow`]: one `incr` per check; the window starts at its first
+//!   hit and is timed by the store's own expiry, so no client clock is involved. Exact.
+//! - [`Algorithm::SlidingWindow`]: one `incr` per check in steady state, smoother.
+//! - [`Algorithm::Gcra`]: evenly spaced admissions, on compare-and-set.
+//!
+//! Stores that cannot do what a policy needs are refused when the limiter is built.
+//! When the store fails or is slow, a [`FailurePolicy`] decides (open, closed, or a
+//! local fallback limiter), within a per-check timeout, with a `tracing` event on every
+//! switch to and from the fallback.
+//!
+//! Status of this crate: the limiter core. The tower layer (RateLimit headers), the
+//! adaptive limiter and cooldowns from `Retry-After` are still to come (issue 7).
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod algorithms;
+mod limiter;
+mod quota;
+
+pub use limiter::{FailurePolicy, RateLimiter, RateLimiterBuilder};
+pub use quota::{Algorithm, Decision, Policy, Quota};

@@ -1,0 +1,150 @@
+//! What a limit is: a quota and the algorithm that enforces it.
+
+use std::time::Duration;
+
+use store_core::{Error, Result};
+
+/// `limit` units per `window`.
+///
+/// ```
+/// use std::time::Duration;
+/// use ratelimit::Quota;
+/// let q = Quota::per_minute(100);
+/// assert_eq!((q.limit(), q.window()), (100, Duration::from_secs(60)));
+/// assert!(Quota::new(0, Duration::from_secs(1)).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    limit: u64,
+    window: Duration,
+}
+
+impl Quota {
+    /// `limit` units per `window`; both must be non-zero, the window at least 1 ms.
+    pub fn new(limit: u64, window: Duration) -> Result<Self> {
+        if limit == 0 || window < Duration::from_millis(1) || limit > i64::MAX as u64 {
+            return Err(Error::InvalidArgument(format!(
+                "a quota needs a limit in 1..=i64::MAX and a window of at least 1 ms, got \
+                 {limit} per {window:?}"
+            )));
+        }
+        Ok(Quota { limit, window })
+    }
+
+    /// `limit` per second.
+    pub fn per_second(limit: u64) -> Self {
+        Self::fixed(limit, Duration::from_secs(1))
+    }
+
+    /// `limit` per minute.
+    pub fn per_minute(limit: u64) -> Self {
+        Self::fixed(limit, Duration::from_secs(60))
+    }
+
+    /// `limit` per hour.
+    pub fn per_hour(limit: u64) -> Self {
+        Self::fixed(limit, Duration::from_secs(3600))
+    }
+
+    fn fixed(limit: u64, window: Duration) -> Self {
+        Quota {
+            limit: limit.clamp(1, i64::MAX as u64),
+            window,
+        }
+    }
+
+    /// Units per window.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// The window.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// The same window with the limit divided by `parts` (at least 1), for a local
+    /// fallback shared by `parts` instances.
+    pub(crate) fn divided(&self, parts: u32) -> Self {
+        Quota {
+            limit: (self.limit / u64::from(parts.max(1))).max(1),
+            window: self.window,
+        }
+    }
+}
+
+/// How a quota is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// A window that starts at its first hit and lasts `window`, timed by the store's
+    /// own expiry (no client clock). Exact: of any number of concurrent checks, exactly
+    /// `limit` units are admitted per window. One `incr` per check. Bursts of up to
+    /// `2 × limit` can straddle two windows.
+    #[default]
+    FixedWindow,
+    /// The sliding-window counter: this window's count plus the previous window's,
+    /// weighted by how much of it still overlaps the sliding window. Smooths the
+    /// fixed window's boundary bursts; an approximation by design. Window boundaries
+    /// come from this process's clock. One `incr` per check in steady state (the
+    /// previous window's final count is cached once that window has closed).
+    SlidingWindow,
+    /// GCRA (a token bucket without a refill task): evenly spaced admissions with a
+    /// burst of up to `limit`. State is the theoretical arrival time, updated by
+    /// compare-and-set: two round trips per uncontended check (read, CAS), one more per
+    /// lost race (the rejected CAS returns the current state), bounded retries.
+    Gcra,
+}
+
+/// A quota with its algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// The quota.
+    pub quota: Quota,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+}
+
+impl Policy {
+    /// A fixed-window policy.
+    pub fn fixed_window(quota: Quota) -> Self {
+        Policy {
+            quota,
+            algorithm: Algorithm::FixedWindow,
+        }
+    }
+
+    /// A sliding-window policy.
+    pub fn sliding_window(quota: Quota) -> Self {
+        Policy {
+            quota,
+            algorithm: Algorithm::SlidingWindow,
+        }
+    }
+
+    /// A GCRA policy.
+    pub fn gcra(quota: Quota) -> Self {
+        Policy {
+            quota,
+            algorithm: Algorithm::Gcra,
+        }
+    }
+}
+
+/// The answer to a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the units were admitted.
+    pub allowed: bool,
+    /// The quota's limit (for `RateLimit-Limit`).
+    pub limit: u64,
+    /// Units left in the current window (for `RateLimit-Remaining`).
+    pub remaining: u64,
+    /// When the window resets or, for GCRA, when the budget is full again (for
+    /// `RateLimit-Reset`).
+    pub reset_after: Duration,
+    /// When refused: how long to wait before trying again (for `Retry-After`).
+    pub retry_after: Option<Duration>,
+    /// `true` when the decision came from the failure policy, not the shared store.
+    pub degraded: bool,
+}

@@ -1,0 +1,118 @@
+//! The Redis the test started is killed mid-run: fail-open admits, fail-closed refuses,
+//! fallback limits locally, no check exceeds the timeout, and recovery switches back.
+
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use ratelimit::{FailurePolicy, Policy, Quota, RateLimiter};
+use store_core::StoreExt;
+use store_redis::RedisStore;
+use tokio::process::{Child, Command};
+
+async fn start_redis(port: u16) -> Child {
+    let child = Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server on PATH");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back() {
+    // Needs the redis-server binary the services install.
+    if store_core::conformance::service_url("FLEETSTATE_REDIS_URL").is_none() {
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = start_redis(port).await;
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+        .command_timeout(Duration::from_millis(300))
+        .reconnect(
+            Duration::from_millis(20),
+            Duration::from_millis(100),
+            Duration::from_millis(10),
+        )
+        .connect()
+        .await
+        .unwrap();
+    let policy = Policy::fixed_window(Quota::per_minute(40));
+    let timeout = Duration::from_millis(150);
+    let build = |failure| {
+        RateLimiter::builder(store.clone(), "failure")
+            .default_policy(policy)
+            .on_failure(failure)
+            .timeout(timeout)
+            .build()
+            .unwrap()
+    };
+    let open = build(FailurePolicy::Open);
+    let closed = build(FailurePolicy::Closed);
+    let fallback = build(FailurePolicy::Fallback {
+        local: store_memory::MemoryStore::new().into_shared(),
+        expected_instances: 4,
+    });
+    assert!(open.check("api", "c").await.unwrap().allowed);
+    assert!(!open.check("api", "c").await.unwrap().degraded);
+
+    server.kill().await.unwrap();
+    server.wait().await.unwrap();
+
+    let bound = timeout + Duration::from_millis(100);
+    for _ in 0..5 {
+        let started = Instant::now();
+        let d = open.check("api", "c").await.unwrap();
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        assert!(d.allowed && d.degraded);
+        let d = closed.check("api", "c").await.unwrap();
+        assert!(!d.allowed && d.degraded);
+    }
+    assert!(open.is_degraded());
+    // Fallback: 40 / 4 instances = 10 per window, locally.
+    let mut admitted = 0;
+    for _ in 0..25 {
+        let started = Instant::now();
+        let d = fallback.check("api", "c").await.unwrap();
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        assert!(d.degraded);
+        admitted += u32::from(d.allowed);
+    }
+    assert_eq!(admitted, 10);
+
+    let _server = start_redis(port).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let d = closed.check("api", "c").await.unwrap();
+        if !d.degraded {
+            assert!(d.allowed, "the restarted Redis has a fresh budget");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the limiter did not switch back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!closed.is_degraded());
+}

@@ -1,0 +1,6 @@
+//! ratelimit's integration tests: exactness on every backend, round trips, the failure
+//! policies against a Redis the test kills, and construction refusals.
+
+mod exact;
+mod failure;
+mod ops;
