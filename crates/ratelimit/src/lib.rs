@@ -14,15 +14,20 @@
 //! local fallback limiter), within a per-check timeout, with a `tracing` event on every
 //! switch to and from the fallback.
 //!
-//! Status of this crate: the limiter core. The tower layer (RateLimit headers), the
-//! adaptive limiter and cooldowns from `Retry-After` are still to come (issue 7).
+//! [`RateLimitLayer`] puts a limiter in front of any tower HTTP service (429 with
+//! `Retry-After`, and the `RateLimit-*` headers on every response).
+//!
+//! Status of this crate: the adaptive limiter, cooldowns from a server's `Retry-After`,
+//! fleet-wide even spacing for `acquire` and benchmarks are still to come (issue 7).
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod algorithms;
+mod layer;
 mod limiter;
 mod quota;
 
+pub use layer::{RateLimitLayer, RateLimitService};
 pub use limiter::{FailurePolicy, RateLimiter, RateLimiterBuilder};
 pub use quota::{Algorithm, Decision, Policy, Quota};

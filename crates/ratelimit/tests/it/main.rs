@@ -3,4 +3,5 @@
 
 mod exact;
 mod failure;
+mod layer;
 mod ops;
