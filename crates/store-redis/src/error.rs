@@ -15,6 +15,10 @@ pub(crate) fn from_fred(e: FredError, sent: bool) -> Error {
     ) {
         return unavailable(Delivery::NotSent, &details, e);
     }
+    // fred found no connection to write to: the command was never sent.
+    if details.starts_with("Failed to route command") {
+        return unavailable(Delivery::NotSent, "no connection to Redis", e);
+    }
     if code == "OOM" {
         return Error::CapacityExceeded(format!("Redis is out of memory (maxmemory): {details}"));
     }
@@ -53,5 +57,33 @@ pub(crate) fn unexpected(what: &str, reply: impl std::fmt::Debug) -> Error {
     Error::Backend {
         message: format!("unexpected Redis reply to {what}: {reply:?}"),
         source: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unroutable_and_refused_commands_were_not_sent() {
+        for (kind, details) in [
+            (ErrorKind::Unknown, "Failed to route command."),
+            (ErrorKind::Routing, "Failed to route command."),
+            (
+                ErrorKind::Unknown,
+                "LOADING Redis is loading the dataset in memory",
+            ),
+            (ErrorKind::Cluster, "CLUSTERDOWN The cluster is down"),
+        ] {
+            let e = from_fred(FredError::new(kind, details), true);
+            assert!(e.is_retryable(), "{details}: {e:?}");
+        }
+        let timeout = from_fred(FredError::new(ErrorKind::Timeout, "timed out"), true);
+        assert!(timeout.is_transient() && timeout.may_have_applied());
+        let wrong = from_fred(
+            FredError::new(ErrorKind::InvalidArgument, "WRONGTYPE x"),
+            true,
+        );
+        assert!(matches!(wrong, Error::Backend { .. }));
     }
 }
