@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
@@ -224,18 +226,20 @@ impl<S: Store> RateLimiter<S> {
         }
         let policy = self.policy_for(resource);
         let key = state_key(resource, key);
-        let shared = tokio::time::timeout(
-            self.timeout,
-            run(
-                &self.store,
-                &self.namespace,
-                &key,
-                policy,
-                n,
-                Some(&self.previous_counts),
-            ),
-        )
-        .await;
+        let mut pending = std::pin::pin!(run(
+            &self.store,
+            &self.namespace,
+            &key,
+            policy,
+            n,
+            Some(&self.previous_counts),
+        ));
+        // An in-process store answers on the first poll: no timer needed then.
+        let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
+        let shared = match first {
+            Poll::Ready(result) => Ok(result),
+            Poll::Pending => tokio::time::timeout(self.timeout, pending).await,
+        };
         let failure = match shared {
             Ok(Ok(decision)) => {
                 if self.degraded.swap(false, Ordering::Relaxed) {

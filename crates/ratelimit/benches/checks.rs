@@ -1,0 +1,178 @@
+//! `cargo bench -p ratelimit` (Redis rows need `cargo xtask services up`, or run
+//! `cargo xtask bench`): checks per second for each algorithm next to a baseline in the
+//! same run.
+//!
+//! - Redis: each algorithm vs one raw `INCR` (fred) on the same connection, at
+//!   concurrency 1 and 32; alternating 1-second rounds, medians compared.
+//! - Memory: the fixed-window limiter on `MemoryStore` vs governor's keyed limiter,
+//!   single-threaded, 1000 keys.
+
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use ratelimit::{Policy, Quota, RateLimiter};
+use store_core::{SharedStore, StoreExt};
+use store_redis::RedisStore;
+use store_redis::fred::interfaces::KeysInterface;
+
+const ROUND: Duration = Duration::from_millis(1000);
+const ROUNDS: usize = 3;
+const KEYS: usize = 1000;
+
+fn redis_url() -> Option<String> {
+    if let Ok(url) = std::env::var("FLEETSTATE_REDIS_URL") {
+        return Some(url);
+    }
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/services/env");
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("FLEETSTATE_REDIS_URL=").map(str::to_owned))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// A huge limit so every check takes the admitting path, as most real checks do.
+fn policy(algorithm: &str) -> Policy {
+    let quota = Quota::per_hour(1_000_000_000);
+    match algorithm {
+        "fixed window" => Policy::fixed_window(quota),
+        "sliding window" => Policy::sliding_window(quota),
+        _ => Policy::gcra(quota),
+    }
+}
+
+async fn throughput(
+    limiter: Option<Arc<RateLimiter<SharedStore>>>,
+    raw: Option<RedisStore>,
+    tasks: usize,
+) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + ROUND;
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let (limiter, raw, done) = (limiter.clone(), raw.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut i = t * 7919;
+                while Instant::now() < deadline {
+                    let key = format!("client-{}", i % KEYS);
+                    match (&limiter, &raw) {
+                        (Some(l), _) => drop(l.check("api", &key).await.expect("check")),
+                        (None, Some(r)) => drop(
+                            r.client()
+                                .incr::<i64, _>(format!("raw:{key}"))
+                                .await
+                                .expect("INCR"),
+                        ),
+                        (None, None) => unreachable!(),
+                    }
+                    i += 1;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for h in handles {
+        h.await.expect("bench task");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+#[allow(clippy::print_stdout)]
+fn memory_vs_governor() {
+    const CHECKS: usize = 2_000_000;
+    let keys: Vec<String> = (0..KEYS).map(|i| format!("client-{i}")).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let limiter = RateLimiter::builder(store_memory::MemoryStore::new(), "bench")
+        .default_policy(policy("fixed window"))
+        .build()
+        .expect("limiter");
+    let governor = governor::RateLimiter::keyed(governor::Quota::per_hour(
+        NonZeroU32::new(1_000_000_000).expect("non-zero"),
+    ));
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..ROUNDS {
+        let started = Instant::now();
+        rt.block_on(async {
+            for i in 0..CHECKS {
+                black_box(limiter.check("api", &keys[i % KEYS]).await.expect("check"));
+            }
+        });
+        ours.push(CHECKS as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        for i in 0..CHECKS {
+            black_box(governor.check_key(&keys[i % KEYS]).is_ok());
+        }
+        theirs.push(CHECKS as f64 / started.elapsed().as_secs_f64());
+    }
+    let (ours, theirs) = (median(ours), median(theirs));
+    println!(
+        "\nmemory, 1 thread, {KEYS} keys (checks/s, median of {ROUNDS} rounds of {CHECKS} checks)"
+    );
+    println!(
+        "fixed window on MemoryStore {ours:>12.0}   governor keyed {theirs:>12.0}   ratio {:.2}x",
+        ours / theirs
+    );
+}
+
+#[allow(clippy::print_stdout)]
+fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return;
+    }
+    memory_vs_governor();
+    let Some(url) = redis_url() else {
+        eprintln!(
+            "\nno Redis: run `cargo xtask services up` for the Redis rows (or `cargo xtask bench`)"
+        );
+        std::process::exit(1);
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let store = RedisStore::connect(&url).await.expect("connect");
+        println!(
+            "\nRedis at {url} (checks/s, median of {ROUNDS} alternating rounds of {} ms)",
+            ROUND.as_millis()
+        );
+        println!("algorithm         tasks      limiter     raw INCR    ratio");
+        for algorithm in ["fixed window", "sliding window", "gcra"] {
+            let limiter = Arc::new(
+                RateLimiter::builder(
+                    store.clone().into_shared(),
+                    &format!("bench-{}", fastrand::u32(..)),
+                )
+                .default_policy(policy(algorithm))
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("limiter"),
+            );
+            throughput(Some(limiter.clone()), None, 8).await;
+            for tasks in [1, 32] {
+                let (mut ours, mut raw) = (Vec::new(), Vec::new());
+                for _ in 0..ROUNDS {
+                    ours.push(throughput(Some(limiter.clone()), None, tasks).await);
+                    raw.push(throughput(None, Some(store.clone()), tasks).await);
+                }
+                let (ours, raw) = (median(ours), median(raw));
+                println!(
+                    "{algorithm:<17} {tasks:>5} {ours:>12.0} {raw:>12.0} {:>7.2}x",
+                    ours / raw
+                );
+            }
+        }
+    });
+}
