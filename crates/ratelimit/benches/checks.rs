@@ -22,15 +22,10 @@ const ROUND: Duration = Duration::from_millis(1000);
 const ROUNDS: usize = 3;
 const KEYS: usize = 1000;
 
+/// The service from the environment or `cargo xtask services up` (a missing one is a
+/// failure under `CI=true`, a message otherwise).
 fn redis_url() -> Option<String> {
-    if let Ok(url) = std::env::var("FLEETSTATE_REDIS_URL") {
-        return Some(url);
-    }
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/services/env");
-    std::fs::read_to_string(file)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("FLEETSTATE_REDIS_URL=").map(str::to_owned))
+    store_core::conformance::service_url("FLEETSTATE_REDIS_URL")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -54,15 +54,10 @@ impl Op {
     }
 }
 
+/// The service from the environment or `cargo xtask services up` (a missing one is a
+/// failure under `CI=true`, a message otherwise).
 fn endpoint() -> Option<String> {
-    if let Ok(url) = std::env::var("FLEETSTATE_DYNAMODB_ENDPOINT") {
-        return Some(url);
-    }
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/services/env");
-    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
-        l.strip_prefix("FLEETSTATE_DYNAMODB_ENDPOINT=")
-            .map(str::to_owned)
-    })
+    store_core::conformance::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
 }
 
 fn raw_key(i: usize) -> HashMap<String, AttributeValue> {

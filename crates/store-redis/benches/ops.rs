@@ -48,15 +48,10 @@ impl Op {
     }
 }
 
+/// The service from the environment or `cargo xtask services up` (a missing one is a
+/// failure under `CI=true`, a message otherwise).
 fn redis_url() -> Option<String> {
-    if let Ok(url) = std::env::var("FLEETSTATE_REDIS_URL") {
-        return Some(url);
-    }
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/services/env");
-    std::fs::read_to_string(file)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("FLEETSTATE_REDIS_URL=").map(str::to_owned))
+    store_core::conformance::service_url("FLEETSTATE_REDIS_URL")
 }
 
 async fn store_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
