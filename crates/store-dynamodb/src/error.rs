@@ -3,9 +3,9 @@
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use store_core::{Delivery, Error};
 
-/// Maps an SDK failure. `idempotent` callers may treat "maybe applied" as safe to send
-/// again; the kind is the same either way, only `Delivery` says what happened.
-pub(crate) fn from_sdk<E, R>(e: SdkError<E, R>, table: &str, _idempotent: bool) -> Error
+/// Maps an SDK failure on `table` to the contract's kinds; `Delivery` says whether the
+/// request may have been applied.
+pub(crate) fn from_sdk<E, R>(e: SdkError<E, R>, table: &str) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

@@ -345,7 +345,7 @@ pub async fn create_table(client: &Client, table: &str, layout: &TableLayout) ->
         {
             return Ok(false);
         }
-        Err(e) => return Err(crate::error::from_sdk(e, table, false)),
+        Err(e) => return Err(crate::error::from_sdk(e, table)),
     }
     let ttl = TimeToLiveSpecification::builder()
         .attribute_name(&schema.ttl_attribute)
@@ -358,7 +358,7 @@ pub async fn create_table(client: &Client, table: &str, layout: &TableLayout) ->
         .time_to_live_specification(ttl)
         .send()
         .await
-        .map_err(|e| crate::error::from_sdk(e, table, false))?;
+        .map_err(|e| crate::error::from_sdk(e, table))?;
     Ok(true)
 }
 

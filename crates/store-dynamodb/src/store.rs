@@ -113,7 +113,7 @@ impl DynamoStore {
             + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        from_sdk(e, &self.table, false)
+        from_sdk(e, &self.table)
     }
 
     /// The live entry an item holds at `now`, `None` if it is expired.
