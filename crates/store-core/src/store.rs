@@ -28,6 +28,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn get(&self, namespace: &str, key: &str)
     -> impl Future<Output = Result<Option<Entry>>> + Send;
 
+    /// Whether a live entry exists at `(namespace, key)`: the same answer as
+    /// `get(..).is_some()`, without transferring the value where the backend can avoid
+    /// it. The provided method calls [`Store::get`]; backends override it.
+    fn exists(&self, namespace: &str, key: &str) -> impl Future<Output = Result<bool>> + Send {
+        async move { Ok(self.get(namespace, key).await?.is_some()) }
+    }
+
     /// Writes `value` if `opts.condition` holds, atomically with the check. An expired
     /// entry counts as absent for every condition.
     fn set(
@@ -88,6 +95,8 @@ pub trait DynStore: Send + Sync + fmt::Debug {
         namespace: &'a str,
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Entry>>>;
+    /// See [`Store::exists`].
+    fn exists_dyn<'a>(&'a self, namespace: &'a str, key: &'a str) -> BoxFuture<'a, Result<bool>>;
     /// See [`Store::set`].
     fn set_dyn<'a>(
         &'a self,
@@ -130,6 +139,9 @@ impl<S: Store> DynStore for S {
         key: &'a str,
     ) -> BoxFuture<'a, Result<Option<Entry>>> {
         Box::pin(self.get(namespace, key))
+    }
+    fn exists_dyn<'a>(&'a self, namespace: &'a str, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(self.exists(namespace, key))
     }
     fn set_dyn<'a>(
         &'a self,
@@ -184,6 +196,9 @@ impl Store for Arc<dyn DynStore> {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
         (**self).get_dyn(namespace, key).await
     }
+    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
+        (**self).exists_dyn(namespace, key).await
+    }
     async fn set(
         &self,
         namespace: &str,
@@ -223,6 +238,9 @@ impl Store for Arc<dyn DynStore> {
 impl<S: Store> Store for Arc<S> {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
         (**self).get(namespace, key).await
+    }
+    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
+        (**self).exists(namespace, key).await
     }
     async fn set(
         &self,

@@ -246,6 +246,28 @@ impl Store for DynamoStore {
         }
     }
 
+    /// `GetItem` projecting only the key and expiry attributes: the value never
+    /// crosses the wire.
+    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
+        validate::entry_key(&self.capabilities, namespace, key)?;
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(self.layout.item_key(namespace, key)))
+            .consistent_read(self.consistent_read)
+            .projection_expression("#pk, #exp")
+            .set_expression_attribute_names(Some(self.names(&["#pk", "#exp"])))
+            .send()
+            .await
+            .map_err(|e| self.err(e))?;
+        let Some(item) = out.item() else {
+            return Ok(false);
+        };
+        let expires_at = number::<u64>(item.get(&self.layout.expires_at_attribute))?;
+        Ok(expires_at.is_none_or(|at| at > Timestamp::now().as_millis()))
+    }
+
     async fn set(
         &self,
         namespace: &str,

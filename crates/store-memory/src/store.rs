@@ -506,6 +506,16 @@ impl Store for MemoryStore {
         self.get_now(namespace, key)
     }
 
+    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
+        validate::entry_key(&self.inner.capabilities, namespace, key)?;
+        let (hash, index) = self.locate(namespace, key);
+        let shard = self.inner.shards[index].0.read();
+        let clock = &self.inner.clock;
+        Ok(shard
+            .find(hash, namespace, key)
+            .is_some_and(|slot| slot.is_live(|| clock.now())))
+    }
+
     async fn set(
         &self,
         namespace: &str,

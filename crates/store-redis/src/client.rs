@@ -84,6 +84,16 @@ impl Conn {
             .map_err(|e| from_fred(e, true))
     }
 
+    pub(crate) async fn exists(&self, key: String) -> Result<bool> {
+        self.ensure_connected()?;
+        self.client
+            .with_options(&self.options(Replay::Safe, None))
+            .exists::<i64, _>(key)
+            .await
+            .map(|n| n > 0)
+            .map_err(|e| from_fred(e, true))
+    }
+
     pub(crate) async fn del(&self, key: String) -> Result<i64> {
         self.ensure_connected()?;
         self.client

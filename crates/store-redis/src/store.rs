@@ -159,6 +159,13 @@ impl Store for RedisStore {
         entry_of(fields)
     }
 
+    /// `EXISTS`: one command, no value transferred. Exact because every entry carries
+    /// its expiry as a native Redis TTL.
+    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
+        validate::entry_key(&self.capabilities, namespace, key)?;
+        self.conn.exists(self.key(namespace, key)).await
+    }
+
     async fn set(
         &self,
         namespace: &str,

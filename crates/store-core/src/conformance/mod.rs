@@ -487,6 +487,7 @@ macro_rules! conformance_tests {
     (@cases $mode:ident [$($arg:tt)*]) => {
         $crate::conformance_tests! { @$mode [$($arg)*]
             basic::get_missing_returns_none,
+            basic::exists_tracks_writes_and_deletes,
             basic::set_then_get_returns_value_and_version,
             basic::set_overwrites_and_changes_version,
             basic::values_are_binary_safe,
@@ -508,6 +509,7 @@ macro_rules! conformance_tests {
             conditions::if_version_rejects_when_missing,
             conditions::rejected_write_changes_nothing,
             ttl::entry_expires_after_ttl,
+            ttl::exists_is_false_after_expiry,
             ttl::expiry_is_reported_and_matches_ttl,
             ttl::set_without_ttl_clears_previous_ttl,
             ttl::overwrite_with_ttl_sets_new_expiry,

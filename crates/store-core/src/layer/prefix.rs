@@ -81,6 +81,10 @@ impl<S: Store> Store for Prefixed<S> {
         self.inner.get(&self.namespace(namespace)?, key).await
     }
 
+    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
+        self.inner.exists(&self.namespace(namespace)?, key).await
+    }
+
     async fn set(
         &self,
         namespace: &str,

@@ -170,6 +170,12 @@ impl<S: Store> Store for Retry<S> {
             .await
     }
 
+    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
+        self.policy
+            .run("exists", Replay::Safe, || self.inner.exists(namespace, key))
+            .await
+    }
+
     async fn set(
         &self,
         namespace: &str,

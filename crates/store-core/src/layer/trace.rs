@@ -86,6 +86,11 @@ impl<S: Store> Store for Traced<S> {
             .await
     }
 
+    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
+        self.traced("exists", namespace, key, self.inner.exists(namespace, key))
+            .await
+    }
+
     async fn set(
         &self,
         namespace: &str,

@@ -17,6 +17,29 @@ pub async fn get_missing_returns_none<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Ca
     pass()
 }
 
+/// `exists` is false for a missing key, true once written, false again after delete,
+/// and never disagrees with `get`.
+pub async fn exists_tracks_writes_and_deletes<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    let ns = cx.ns();
+    let store = cx.store();
+    ensure!(
+        !store.exists(&ns, "k").await?,
+        "exists of a never-written key"
+    );
+    put(store, &ns, "k", b"").await?;
+    ensure!(
+        store.exists(&ns, "k").await?,
+        "exists after set (empty value)"
+    );
+    ensure!(
+        !store.exists(&ns, "other").await?,
+        "exists of a sibling key"
+    );
+    store.delete(&ns, "k", DeleteCondition::Always).await?;
+    ensure!(!store.exists(&ns, "k").await?, "exists after delete");
+    pass()
+}
+
 /// A written value reads back with the version the write returned and no expiry.
 pub async fn set_then_get_returns_value_and_version<S: Store + 'static>(
     cx: Arc<Ctx<S>>,

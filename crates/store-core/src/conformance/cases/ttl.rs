@@ -65,6 +65,19 @@ pub async fn entry_expires_after_ttl<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Cas
     pass()
 }
 
+/// `exists` is true until the TTL passes and false after, like `get`.
+pub async fn exists_is_false_after_expiry<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    let ns = cx.ns();
+    put_short(&cx, &ns, "k").await?;
+    ensure!(cx.store().exists(&ns, "k").await?, "exists before the ttl");
+    cx.outlive_short_ttl().await;
+    ensure!(
+        !cx.store().exists(&ns, "k").await?,
+        "exists reported an expired entry"
+    );
+    pass()
+}
+
 /// `get` reports the absolute expiry the TTL asked for.
 pub async fn expiry_is_reported_and_matches_ttl<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let ns = cx.ns();

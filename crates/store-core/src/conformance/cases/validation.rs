@@ -26,6 +26,7 @@ async fn all_ops_reject<S: Store + 'static>(
     };
     let store = cx.store();
     check("get", store.get(ns, key).await.map(drop))?;
+    check("exists", store.exists(ns, key).await.map(drop))?;
     let value = Bytes::from_static(b"v");
     for opts in [SetOptions::always(), SetOptions::if_absent()] {
         check(
