@@ -1,0 +1,129 @@
+//! Value encoding. JSON is stored as is (its first byte is always ASCII), so other
+//! languages read it directly; other formats start with a byte JSON never starts with:
+//! `0xC1` MessagePack (a byte MessagePack itself never uses), `0xF1` a secure envelope.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::options::Format;
+use crate::{RecordError, Result};
+
+pub(crate) const MESSAGEPACK: u8 = 0xC1;
+pub(crate) const SECURE: u8 = 0xF1;
+
+/// Serializes `value`, refusing nulls.
+pub(crate) fn encode<T: Serialize + ?Sized>(
+    key: &str,
+    value: &T,
+    format: Format,
+) -> Result<Vec<u8>> {
+    let encode_err = |source: Box<dyn std::error::Error + Send + Sync>| RecordError::Encode {
+        key: key.to_owned(),
+        source,
+    };
+    let bytes = match format {
+        Format::Json => serde_json::to_vec(value).map_err(|e| encode_err(e.into()))?,
+        Format::MessagePack => {
+            let mut out = vec![MESSAGEPACK];
+            value
+                .serialize(&mut rmp_serde::Serializer::new(&mut out).with_struct_map())
+                .map_err(|e| encode_err(e.into()))?;
+            out
+        }
+    };
+    let is_null = match format {
+        Format::Json => bytes == b"null",
+        Format::MessagePack => bytes[1..] == [0xC0],
+    };
+    if is_null {
+        return Err(RecordError::NullValue {
+            key: key.to_owned(),
+        });
+    }
+    Ok(bytes)
+}
+
+/// Deserializes a plain (non-secure) record.
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
+    let decode_err = |source: Box<dyn std::error::Error + Send + Sync>| RecordError::Decode {
+        key: key.to_owned(),
+        source,
+    };
+    match bytes.first() {
+        None => Err(decode_err("the stored value is empty".into())),
+        Some(&MESSAGEPACK) => rmp_serde::from_slice(&bytes[1..]).map_err(|e| decode_err(e.into())),
+        Some(&SECURE) => Err(decode_err("nested secure envelope".into())),
+        Some(_) => serde_json::from_slice(bytes).map_err(|e| decode_err(e.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Session {
+        user: String,
+        visits: u32,
+        tags: Vec<String>,
+    }
+
+    fn session() -> Session {
+        Session {
+            user: "ana".into(),
+            visits: 3,
+            tags: vec!["a".into()],
+        }
+    }
+
+    #[test]
+    fn both_formats_round_trip_and_are_told_apart() {
+        for format in [Format::Json, Format::MessagePack] {
+            let bytes = encode("k", &session(), format).unwrap();
+            assert_eq!(
+                decode::<Session>("k", &bytes).unwrap(),
+                session(),
+                "{format:?}"
+            );
+        }
+        assert_eq!(
+            encode("k", &session(), Format::Json).unwrap(),
+            br#"{"user":"ana","visits":3,"tags":["a"]}"#
+        );
+    }
+
+    #[test]
+    fn messagepack_keeps_field_names() {
+        let bytes = encode("k", &session(), Format::MessagePack).unwrap();
+        assert!(bytes.windows(6).any(|w| w == b"visits"));
+    }
+
+    #[test]
+    fn nulls_are_refused_in_every_format() {
+        for format in [Format::Json, Format::MessagePack] {
+            for result in [
+                encode("k", &(), format),
+                encode("k", &None::<u8>, format),
+                encode("k", &serde_json::Value::Null, format),
+            ] {
+                assert!(
+                    matches!(result, Err(RecordError::NullValue { .. })),
+                    "{format:?}"
+                );
+            }
+            assert!(encode("k", &Some(0u8), format).is_ok());
+            assert!(encode("k", "", format).is_ok());
+        }
+    }
+
+    #[test]
+    fn wrong_type_is_a_decode_error() {
+        let bytes = encode("k", &"text", Format::Json).unwrap();
+        let err = decode::<Session>("k", &bytes).unwrap_err();
+        assert!(matches!(err, RecordError::Decode { .. }), "{err}");
+        assert!(matches!(
+            decode::<u8>("k", b""),
+            Err(RecordError::Decode { .. })
+        ));
+    }
+}
