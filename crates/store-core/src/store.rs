@@ -192,7 +192,10 @@ impl<S: Store> DynStore for S {
 /// ```
 pub type SharedStore = Arc<dyn DynStore>;
 
-impl Store for Arc<dyn DynStore> {
+// Generic over the trait object's lifetime: the compiler checks `Send` of futures that
+// hold a `SharedStore` across an await for every lifetime of `dyn DynStore`, so an impl
+// for `'static` alone makes spawning such futures fail ("not general enough").
+impl<'d> Store for Arc<dyn DynStore + 'd> {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
         (**self).get_dyn(namespace, key).await
     }

@@ -1,1 +1,11 @@
+//! record-storage's integration tests: options and overrides, scopes, races, paging and
+//! secure records, on store-memory and, where backend behaviour matters, on standalone
+//! Redis, the Redis cluster and DynamoDB Local.
 
+mod backends;
+mod concurrency;
+mod options;
+mod paging;
+mod scopes;
+mod secure;
+mod values;

@@ -1,0 +1,62 @@
+//! The stores tests run on, and helpers.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use record_storage::{Context, Options, RecordStorage};
+use store_core::conformance::service_url;
+use store_core::{SharedStore, StoreExt};
+
+/// store-memory, plus every service the environment provides (under `CI=true` a
+/// missing service fails the test; elsewhere it is skipped loudly).
+pub(crate) async fn all() -> Vec<(&'static str, SharedStore)> {
+    let mut stores = vec![("memory", store_memory::MemoryStore::new().into_shared())];
+    if let Some(url) = service_url("FLEETSTATE_REDIS_URL") {
+        stores.push(("redis", connect_redis(&url).await));
+    }
+    if let Some(url) = service_url("FLEETSTATE_REDIS_CLUSTER_URL") {
+        stores.push(("redis-cluster", connect_redis(&url).await));
+    }
+    if let Some(endpoint) = service_url("FLEETSTATE_DYNAMODB_ENDPOINT") {
+        stores.push(("dynamodb", dynamodb(&endpoint).await));
+    }
+    stores
+}
+
+async fn connect_redis(url: &str) -> SharedStore {
+    store_redis::RedisStore::connect(url)
+        .await
+        .expect("the test Redis accepts connections")
+        .into_shared()
+}
+
+async fn dynamodb(endpoint: &str) -> SharedStore {
+    let table = "fleetstate-records";
+    let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
+    let store = store_dynamodb::DynamoStore::builder(&url)
+        .expect("valid url")
+        .build()
+        .await
+        .expect("DynamoDB Local is reachable");
+    store_dynamodb::create_table(store.client(), table, store.layout())
+        .await
+        .expect("table created or already there");
+    store.into_shared()
+}
+
+/// A context no other test uses, so tests can share a server.
+pub(crate) fn fresh_context() -> Context {
+    static N: AtomicU32 = AtomicU32::new(0);
+    Context::new(
+        format!(
+            "ws-{}-{}",
+            fastrand::u32(..),
+            N.fetch_add(1, Ordering::Relaxed)
+        ),
+        "env",
+    )
+}
+
+/// Record storage on `store` in a fresh context.
+pub(crate) fn storage(store: &SharedStore) -> RecordStorage {
+    RecordStorage::new(store.clone(), Options::new().context(fresh_context()))
+}
