@@ -12,35 +12,48 @@ pub(crate) const MESSAGEPACK: u8 = 0xC1;
 pub(crate) const SECURE: u8 = 0xF1;
 
 /// Serializes `value`, refusing nulls.
+#[cfg(test)]
 pub(crate) fn encode<T: Serialize + ?Sized>(
     key: &str,
     value: &T,
     format: Format,
 ) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    encode_into(&mut out, key, value, format)?;
+    Ok(out)
+}
+
+/// Appends the serialized `value` to `out`, refusing nulls.
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    key: &str,
+    value: &T,
+    format: Format,
+) -> Result<()> {
     let encode_err = |source: Box<dyn std::error::Error + Send + Sync>| RecordError::Encode {
         key: key.to_owned(),
         source,
     };
-    let bytes = match format {
-        Format::Json => serde_json::to_vec(value).map_err(|e| encode_err(e.into()))?,
-        Format::MessagePack => {
-            let mut out = vec![MESSAGEPACK];
-            value
-                .serialize(&mut rmp_serde::Serializer::new(&mut out).with_struct_map())
-                .map_err(|e| encode_err(e.into()))?;
-            out
-        }
-    };
+    let start = out.len();
     let is_null = match format {
-        Format::Json => bytes == b"null",
-        Format::MessagePack => bytes[1..] == [0xC0],
+        Format::Json => {
+            serde_json::to_writer(&mut *out, value).map_err(|e| encode_err(e.into()))?;
+            out[start..] == *b"null"
+        }
+        Format::MessagePack => {
+            out.push(MESSAGEPACK);
+            value
+                .serialize(&mut rmp_serde::Serializer::new(&mut *out).with_struct_map())
+                .map_err(|e| encode_err(e.into()))?;
+            out[start + 1..] == [0xC0]
+        }
     };
     if is_null {
         return Err(RecordError::NullValue {
             key: key.to_owned(),
         });
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// Deserializes a plain (non-secure) record.

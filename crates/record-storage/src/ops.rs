@@ -112,18 +112,22 @@ impl<'a, S: Store> Call<'a, S> {
 
     /// The bytes stored for `value`: encoded, and sealed when `secure`.
     pub(crate) fn encode<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<Bytes> {
-        let plain = codec::encode(key, value, self.opts.get_format())?;
+        let format = self.opts.get_format();
+        let mut out = Vec::with_capacity(128);
         if !self.opts.get_secure() {
-            return Ok(Bytes::from(plain));
+            codec::encode_into(&mut out, key, value, format)?;
+            return Ok(Bytes::from(out));
         }
-        let plain = zeroize::Zeroizing::new(plain);
         let keyring = self
             .opts
             .get_keyring()
             .ok_or_else(|| RecordError::MissingKeyring {
                 key: key.to_owned(),
             })?;
-        Ok(Bytes::from(keyring.seal(&self.ns, key, &plain)?))
+        keyring.begin_envelope(&mut out);
+        codec::encode_into(&mut out, key, value, format)?;
+        keyring.seal_in_place(&self.ns, key, &mut out, 0)?;
+        Ok(Bytes::from(out))
     }
 
     /// The value of stored bytes, opened when sealed.

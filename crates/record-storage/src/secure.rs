@@ -19,7 +19,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use chacha20poly1305::aead::rand_core::RngCore;
-use chacha20poly1305::aead::{AeadCore, AeadInPlace, KeyInit, OsRng};
+use chacha20poly1305::aead::{AeadInPlace, KeyInit, OsRng};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
@@ -135,24 +135,50 @@ impl Keyring {
         self.ciphers.keys().copied().collect()
     }
 
-    /// Encrypts the plain record `plain` for `(namespace, key)`.
-    pub(crate) fn seal(&self, namespace: &str, key: &str, plain: &[u8]) -> Result<Vec<u8>> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let mut out = Vec::with_capacity(plain.len() + OVERHEAD);
+    /// Starts an envelope in `out`: header and nonce. The plain record is then appended
+    /// and [`Keyring::seal_in_place`] encrypts it where it lies, so the plaintext is
+    /// never copied.
+    pub(crate) fn begin_envelope(&self, out: &mut Vec<u8>) {
+        // ThreadRng: ChaCha12 seeded and periodically reseeded from the OS, a CSPRNG
+        // without a system call per nonce.
+        let mut nonce = XNonce::default();
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
         out.push(SECURE);
         out.push(VERSION);
         out.extend_from_slice(&self.primary.to_be_bytes());
         out.extend_from_slice(&nonce);
-        out.extend_from_slice(plain);
-        let aad = associated_data(namespace, key, &out[..HEADER]);
+    }
+
+    /// Encrypts the plain record that follows the header `begin_envelope` wrote at
+    /// `start`, and appends the tag.
+    pub(crate) fn seal_in_place(
+        &self,
+        namespace: &str,
+        key: &str,
+        out: &mut Vec<u8>,
+        start: usize,
+    ) -> Result<()> {
+        let (header, rest) = out[start..].split_at_mut(HEADER);
+        let (nonce, body) = rest.split_at_mut(NONCE);
+        let aad = associated_data(namespace, key, header);
         let cipher = &self.ciphers[&self.primary];
         let tag = cipher
-            .encrypt_in_place_detached(&nonce, &aad, &mut out[HEADER + NONCE..])
+            .encrypt_in_place_detached(XNonce::from_slice(nonce), &aad, body)
             .map_err(|_| RecordError::Encode {
                 key: key.to_owned(),
                 source: "the value is too long to encrypt".into(),
             })?;
         out.extend_from_slice(&tag);
+        Ok(())
+    }
+
+    /// Encrypts the plain record `plain` for `(namespace, key)`.
+    #[cfg(test)]
+    pub(crate) fn seal(&self, namespace: &str, key: &str, plain: &[u8]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(plain.len() + OVERHEAD);
+        self.begin_envelope(&mut out);
+        out.extend_from_slice(plain);
+        self.seal_in_place(namespace, key, &mut out, 0)?;
         Ok(out)
     }
 
