@@ -143,6 +143,11 @@ impl<S: Store> Idempotency<S> {
         &self.inner.store
     }
 
+    /// Whether idempotency is switched off (configuration or environment).
+    pub fn is_disabled(&self) -> bool {
+        self.inner.disabled
+    }
+
     /// The namespace records live in: `idempotency#<name>`.
     pub fn namespace(&self) -> &str {
         &self.inner.namespace

@@ -10,6 +10,9 @@ mod error;
 mod hash;
 mod idempotency;
 mod jmes;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+mod layer;
 mod record;
 
 pub use config::{
@@ -19,4 +22,5 @@ pub use config::{
 pub use error::IdempotencyError;
 pub use idempotency::{Idempotency, Wrapped};
 pub use jmes::JmesPath;
+pub use layer::{IdempotencyLayer, IdempotencyService, MissingKey, REPLAYED_HEADER};
 pub use record::Status;

@@ -1,1 +1,12 @@
+//! idempotency's integration tests: the Powertools scenarios, exactly-once under
+//! concurrency, orphan takeover, counted round trips, the tower layer and the Lambda
+//! integration, on store-memory and (where the backend matters) Redis, the Redis
+//! cluster and DynamoDB Local.
 
+mod backends;
+mod concurrency;
+mod http;
+mod lambda;
+mod orphans;
+mod round_trips;
+mod scenarios;

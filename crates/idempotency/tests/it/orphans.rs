@@ -1,0 +1,139 @@
+//! A first run that stalls past its in-progress window is taken over; its late
+//! completion does not overwrite the new record.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use idempotency::Idempotency;
+use serde_json::{Value, json};
+use store_core::{ManualClock, SharedStore, Store, StoreExt, Timestamp};
+
+use crate::backends;
+use crate::scenarios::AppError;
+
+async fn stored_data(idempotency: &Idempotency<SharedStore>) -> Value {
+    let store = idempotency.store();
+    let page = store
+        .list(idempotency.namespace(), "", None, 10)
+        .await
+        .unwrap();
+    let entry = store
+        .get(idempotency.namespace(), &page.keys[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let record: Value = serde_json::from_slice(&entry.value).unwrap();
+    assert_eq!(record["status"], "COMPLETED");
+    record["data"].clone()
+}
+
+/// Starts a run that stalls until released, then waits for `advance` to push it past
+/// its window, takes it over, and finally lets the stalled run finish.
+async fn takeover(
+    idempotency: Idempotency<SharedStore>,
+    advance: impl std::future::Future<Output = ()>,
+) {
+    let started = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let stalled = {
+        let (idempotency, started, release) =
+            (idempotency.clone(), started.clone(), release.clone());
+        tokio::spawn(async move {
+            idempotency
+                .idempotent(&json!({"job": 1}), || async {
+                    started.notify_one();
+                    release.notified().await;
+                    Ok::<_, AppError>(json!("stalled run"))
+                })
+                .await
+        })
+    };
+    started.notified().await;
+    advance.await;
+    let second = idempotency
+        .idempotent(&json!({"job": 1}), || async {
+            Ok::<_, AppError>(json!("takeover run"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(second, json!("takeover run"));
+    release.notify_one();
+    // The stalled run's caller still gets its own result...
+    assert_eq!(stalled.await.unwrap().unwrap(), json!("stalled run"));
+    // ...but the record keeps the takeover's.
+    assert_eq!(stored_data(&idempotency).await, json!("takeover run"));
+    let replay = idempotency
+        .idempotent(&json!({"job": 1}), || async {
+            Ok::<_, AppError>(json!("third run"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(replay, json!("takeover run"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_run_is_taken_over_on_memory_with_a_manual_clock() {
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let store = store_memory::MemoryStore::builder()
+        .clock(clock.clone())
+        .build()
+        .into_shared();
+    let config = backends::config()
+        .in_progress_window(Duration::from_secs(30))
+        .clock(clock.clone());
+    let idempotency = Idempotency::new(store, config).unwrap();
+    takeover(idempotency, async move {
+        clock.advance(Duration::from_secs(31))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_run_is_taken_over_on_every_backend() {
+    for (_name, store) in backends::all().await {
+        let config = backends::config().in_progress_window(Duration::from_millis(300));
+        let idempotency = Idempotency::new(store, config).unwrap();
+        takeover(idempotency, tokio::time::sleep(Duration::from_millis(400))).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_run_is_not_taken_over_before_its_deadline() {
+    let store = store_memory::MemoryStore::new().into_shared();
+    let idempotency = Idempotency::new(store, backends::config()).unwrap();
+    let deadline = Timestamp::now().add_ttl(Duration::from_secs(60));
+    let started = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let first = {
+        let (idempotency, started, release) =
+            (idempotency.clone(), started.clone(), release.clone());
+        tokio::spawn(async move {
+            idempotency
+                .idempotent_until(&json!(1), Some(deadline), || async {
+                    started.notify_one();
+                    release.notified().await;
+                    Ok::<_, AppError>(json!("first"))
+                })
+                .await
+        })
+    };
+    started.notified().await;
+    let store = idempotency.store();
+    let page = store
+        .list(idempotency.namespace(), "", None, 10)
+        .await
+        .unwrap();
+    let entry = store
+        .get(idempotency.namespace(), &page.keys[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let record: Value = serde_json::from_slice(&entry.value).unwrap();
+    assert_eq!(
+        record["in_progress_expiration"],
+        json!(deadline.as_millis()),
+        "window ends at the deadline"
+    );
+    release.notify_one();
+    first.await.unwrap().unwrap();
+}
