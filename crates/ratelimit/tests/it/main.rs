@@ -5,3 +5,4 @@ mod exact;
 mod failure;
 mod layer;
 mod ops;
+mod round_trips;
