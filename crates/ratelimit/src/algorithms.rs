@@ -170,10 +170,8 @@ pub(crate) fn gcra<'a, S: Store>(
     n: u64,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
-        let interval =
-            (u64::try_from(quota.window().as_micros()).unwrap_or(u64::MAX) / quota.limit()).max(1);
         // A full bucket admits `limit` at once: tolerance of `limit - 1` intervals.
-        let tolerance = interval * (quota.limit() - 1);
+        let (interval, tolerance) = gcra_params(quota);
         let mut current = store.get(ns, key).await?;
         for _ in 0..GCRA_ROUNDS {
             let now = now_micros();
@@ -230,6 +228,148 @@ pub(crate) fn gcra<'a, S: Store>(
             message: format!("GCRA lost {GCRA_ROUNDS} compare-and-set races in a row on one key"),
             source: None,
         })
+    }
+}
+
+/// A decision for one more unit without taking it: the state is only read.
+pub(crate) fn status<'a, S: Store>(
+    store: &'a S,
+    ns: &'a str,
+    key: &'a str,
+    policy: crate::Policy,
+    cache: Option<&'a Cache<String, u64>>,
+) -> impl Future<Output = Result<Decision>> + Send + 'a {
+    async move {
+        let quota = policy.quota;
+        match policy.algorithm {
+            crate::Algorithm::FixedWindow => {
+                let entry = store.get(ns, key).await?;
+                let count = entry.as_ref().map_or(0, counter_of);
+                let reset_after = entry
+                    .and_then(|e| e.expires_at)
+                    .map_or(Duration::ZERO, |at| {
+                        at.saturating_duration_since(Timestamp::now())
+                    });
+                Ok(window_decision(quota, count.saturating_add(1), reset_after).unspent())
+            }
+            crate::Algorithm::SlidingWindow => {
+                let window = millis(quota.window()).max(1);
+                let now = Timestamp::now().as_millis();
+                let index = now / window;
+                let current = read_count(store, ns, &window_key(key, index)).await?;
+                let previous = if index == 0 {
+                    0
+                } else {
+                    let previous_key = window_key(key, index - 1);
+                    let cache_key = format!("{ns}\u{0}{previous_key}");
+                    match cache.and_then(|c| c.get(&cache_key)) {
+                        Some(count) => count,
+                        None => read_count(store, ns, &previous_key).await?,
+                    }
+                };
+                Ok(sliding_decision(
+                    quota,
+                    current.saturating_add(1),
+                    previous,
+                    now % window,
+                    window,
+                )
+                .unspent())
+            }
+            _ => {
+                let (interval, tolerance) = gcra_params(quota);
+                let now = now_micros();
+                let tat = store
+                    .get(ns, key)
+                    .await?
+                    .and_then(|e| {
+                        std::str::from_utf8(&e.value)
+                            .ok()
+                            .and_then(|s| s.parse::<u64>().ok())
+                    })
+                    .unwrap_or(now)
+                    .max(now);
+                let allow_at = tat
+                    .saturating_add(interval)
+                    .saturating_sub(tolerance + interval);
+                let allowed = allow_at <= now;
+                Ok(Decision {
+                    allowed,
+                    limit: quota.limit(),
+                    remaining: ((now + tolerance + interval).saturating_sub(tat) / interval)
+                        .min(quota.limit()),
+                    reset_after: Duration::from_micros(tat - now),
+                    retry_after: (!allowed).then(|| Duration::from_micros(allow_at - now)),
+                    degraded: false,
+                })
+            }
+        }
+    }
+}
+
+/// Interval between units and burst tolerance of a GCRA quota, in µs.
+fn gcra_params(quota: Quota) -> (u64, u64) {
+    let interval =
+        (u64::try_from(quota.window().as_micros()).unwrap_or(u64::MAX) / quota.limit()).max(1);
+    (interval, interval * (quota.limit() - 1))
+}
+
+/// Refuses every check of `key` for `pause`, for the whole fleet, by saturating the
+/// state checks read (no extra round trip per check). Fixed window and GCRA resume
+/// exactly after `pause`; a sliding window resumes once the saturated windows have
+/// slid out, at most one window after `pause`.
+pub(crate) fn cooldown<'a, S: Store>(
+    store: &'a S,
+    ns: &'a str,
+    key: &'a str,
+    policy: crate::Policy,
+    pause: Duration,
+) -> impl Future<Output = Result<()>> + Send + 'a {
+    async move {
+        let quota = policy.quota;
+        let full = Bytes::from(quota.limit().to_string());
+        match policy.algorithm {
+            crate::Algorithm::FixedWindow => {
+                // The window restarts when the pause ends.
+                store
+                    .set(ns, key, full, SetOptions::always().with_ttl(pause))
+                    .await?;
+            }
+            crate::Algorithm::SlidingWindow => {
+                let window = millis(quota.window()).max(1);
+                let now = Timestamp::now().as_millis();
+                let last = now.saturating_add(millis(pause)) / window;
+                for index in (now / window)..=last.min(now / window + 256) {
+                    // Live until the end of the window after it, like a counter `incr` made.
+                    let ttl = Duration::from_millis((index + 2) * window - now);
+                    store
+                        .set(
+                            ns,
+                            &window_key(key, index),
+                            full.clone(),
+                            SetOptions::always().with_ttl(ttl),
+                        )
+                        .await?;
+                }
+            }
+            _ => {
+                let (_, tolerance) = gcra_params(quota);
+                let now = now_micros();
+                let tat = now
+                    .saturating_add(u64::try_from(pause.as_micros()).unwrap_or(u64::MAX))
+                    .saturating_add(tolerance);
+                let ttl = Duration::from_micros(tat - now).max(Duration::from_millis(1));
+                store
+                    .set(
+                        ns,
+                        key,
+                        Bytes::from(tat.to_string()),
+                        SetOptions::always().with_ttl(ttl),
+                    )
+                    .await?;
+            }
+        }
+        Ok(())
     }
 }
 

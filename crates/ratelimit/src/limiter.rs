@@ -297,9 +297,14 @@ impl<S: Store> RateLimiter<S> {
         Ok(decision)
     }
 
-    /// Waits (at most `max_wait`) until `n` units are admitted, sleeping for the
-    /// decisions' `retry_after`. Returns the last decision: refused if the wait ran out.
-    /// Cancel-safe: dropping it mid-wait takes nothing more.
+    /// Waits (at most `max_wait`) until `n` units are admitted. Returns the last
+    /// decision: refused if the wait ran out. Cancel-safe: dropping it mid-wait takes
+    /// nothing more.
+    ///
+    /// Waiters are spaced evenly across the fleet instead of all waking when the window
+    /// resets: each refused waiter draws a ticket from a shared queue counter (one more
+    /// `incr`, only on refusal) and sleeps until `retry_after + (ticket - 1) * window / limit`,
+    /// so the next window's budget is handed out one slot after another.
     pub async fn acquire(
         &self,
         resource: &str,
@@ -308,19 +313,91 @@ impl<S: Store> RateLimiter<S> {
         max_wait: Duration,
     ) -> Result<Decision> {
         let deadline = Instant::now() + max_wait;
+        let policy = self.policy_for(resource);
+        let queue = format!("{}#queue", state_key(resource, key));
         loop {
             let decision = self.check_n(resource, key, n).await?;
             let now = Instant::now();
             if decision.allowed || now >= deadline {
                 return Ok(decision);
             }
-            let wait = decision
+            let retry_after = decision
                 .retry_after
                 .unwrap_or(Duration::from_millis(10))
-                .max(Duration::from_millis(1))
+                .max(Duration::from_millis(1));
+            let slot =
+                policy.quota.window() / u32::try_from(policy.quota.limit()).unwrap_or(u32::MAX);
+            let position = if decision.degraded {
+                0
+            } else {
+                // The queue lives until the budget it queues for opens.
+                match self
+                    .store
+                    .incr(&self.namespace, &queue, 1, Some(retry_after))
+                    .await
+                {
+                    Ok(ticket) => u32::try_from(ticket.value.max(1) - 1).unwrap_or(u32::MAX),
+                    Err(_) => 0,
+                }
+            };
+            let wait = retry_after
+                .saturating_add(slot.saturating_mul(position))
                 .min(deadline - now);
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// The decision one more unit would get, without taking it (the state is only read:
+    /// one `get`, two for a sliding window outside steady state).
+    pub async fn status(&self, resource: &str, key: &str) -> Result<Decision> {
+        let policy = self.policy_for(resource);
+        let key = state_key(resource, key);
+        algorithms::status(
+            &self.store,
+            &self.namespace,
+            &key,
+            policy,
+            Some(&self.previous_counts),
+        )
+        .await
+    }
+
+    /// How long until one unit would be admitted (zero when it would be now).
+    pub async fn wait_time(&self, resource: &str, key: &str) -> Result<Duration> {
+        Ok(self
+            .status(resource, key)
+            .await?
+            .retry_after
+            .unwrap_or(Duration::ZERO))
+    }
+
+    /// Refuses `key` on `resource` for `pause`, for every instance sharing the store:
+    /// use it when the server behind the limit answers 429 with `Retry-After`. The
+    /// limiter's state is saturated, so checks keep their single round trip. Fixed
+    /// window and GCRA admit again right after `pause` (a fresh window); a sliding
+    /// window within one window after it.
+    pub async fn cooldown(&self, resource: &str, key: &str, pause: Duration) -> Result<()> {
+        if pause.is_zero() {
+            return Ok(());
+        }
+        store_core::validate::ttl(Some(pause))?;
+        let policy = self.policy_for(resource);
+        let key = state_key(resource, key);
+        algorithms::cooldown(&self.store, &self.namespace, &key, policy, pause).await
+    }
+
+    /// [`RateLimiter::cooldown`] for the pause a `Retry-After` header asks for (delay
+    /// seconds or an HTTP date). Returns the pause applied; an unreadable header is
+    /// an `InvalidArgument` error and changes nothing.
+    pub async fn cooldown_from_retry_after(
+        &self,
+        resource: &str,
+        key: &str,
+        retry_after: &http::HeaderValue,
+    ) -> Result<Duration> {
+        let pause = parse_retry_after(retry_after, std::time::SystemTime::now())?;
+        self.cooldown(resource, key, pause).await?;
+        Ok(pause)
     }
 
     /// Forgets `key`'s usage on `resource` (a full budget again).
@@ -365,5 +442,42 @@ async fn run<T: Store>(
             algorithms::sliding_window(store, namespace, key, policy.quota, n, cache).await
         }
         Algorithm::Gcra => algorithms::gcra(store, namespace, key, policy.quota, n).await,
+    }
+}
+
+/// The pause a `Retry-After` value asks for: delay seconds, or an HTTP date (a date in
+/// the past is no pause).
+fn parse_retry_after(value: &http::HeaderValue, now: std::time::SystemTime) -> Result<Duration> {
+    let invalid = || Error::InvalidArgument(format!("unreadable Retry-After value {value:?}"));
+    let text = value.to_str().map_err(|_| invalid())?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(text).map_err(|_| invalid())?;
+    Ok(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        let header = |s: &'static str| http::HeaderValue::from_static(s);
+        assert_eq!(
+            parse_retry_after(&header("120"), now).unwrap(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            parse_retry_after(&header("Wed, 21 Oct 2015 07:28:30 GMT"), now).unwrap(),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            parse_retry_after(&header("Wed, 21 Oct 2015 07:00:00 GMT"), now).unwrap(),
+            Duration::ZERO
+        );
+        assert!(parse_retry_after(&header("soon"), now).is_err());
+        assert!(parse_retry_after(&header("-5"), now).is_err());
     }
 }

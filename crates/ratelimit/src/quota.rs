@@ -148,3 +148,14 @@ pub struct Decision {
     /// `true` when the decision came from the failure policy, not the shared store.
     pub degraded: bool,
 }
+
+impl Decision {
+    /// This decision, read for one more unit, reported as the state without it: the
+    /// remaining budget counts the unit as not taken.
+    pub(crate) fn unspent(mut self) -> Self {
+        if self.allowed {
+            self.remaining = (self.remaining + 1).min(self.limit);
+        }
+        self
+    }
+}

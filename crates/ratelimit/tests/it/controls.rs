@@ -1,0 +1,188 @@
+//! `status` / `wait_time` (read without taking), cooldowns from `Retry-After` shared by
+//! the fleet, and `acquire` spacing waiters evenly.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratelimit::{Policy, Quota, RateLimiter};
+use store_core::{SharedStore, StoreExt};
+
+fn limiter(store: SharedStore, name: &str, policy: Policy) -> RateLimiter<SharedStore> {
+    RateLimiter::builder(store, name)
+        .default_policy(policy)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
+fn all_policies(limit: u64, window: Duration) -> [Policy; 3] {
+    let quota = Quota::new(limit, window).unwrap();
+    [
+        Policy::fixed_window(quota),
+        Policy::sliding_window(quota),
+        Policy::gcra(quota),
+    ]
+}
+
+fn name() -> String {
+    format!("controls-{}", fastrand::u64(..))
+}
+
+#[tokio::test]
+async fn status_reads_without_taking() {
+    for policy in all_policies(5, Duration::from_secs(3600)) {
+        let limiter = limiter(
+            store_memory::MemoryStore::new().into_shared(),
+            &name(),
+            policy,
+        );
+        let fresh = limiter.status("api", "c").await.unwrap();
+        assert!(fresh.allowed, "{policy:?}");
+        assert_eq!(fresh.remaining, 5, "{policy:?}");
+        for _ in 0..3 {
+            limiter.check("api", "c").await.unwrap();
+        }
+        for _ in 0..3 {
+            let status = limiter.status("api", "c").await.unwrap();
+            assert_eq!(status.remaining, 2, "{policy:?}: status takes nothing");
+        }
+        assert_eq!(limiter.wait_time("api", "c").await.unwrap(), Duration::ZERO);
+        for _ in 0..2 {
+            assert!(
+                limiter.check("api", "c").await.unwrap().allowed,
+                "{policy:?}"
+            );
+        }
+        let exhausted = limiter.status("api", "c").await.unwrap();
+        assert!(!exhausted.allowed, "{policy:?}");
+        assert_eq!(exhausted.remaining, 0, "{policy:?}");
+        let wait = limiter.wait_time("api", "c").await.unwrap();
+        assert!(wait > Duration::from_secs(60), "{policy:?}: {wait:?}");
+        assert_eq!(Some(wait), exhausted.retry_after.map(|_| wait));
+    }
+}
+
+/// A cooldown set through one instance refuses checks on another, then lifts.
+async fn cooldown_is_shared(a: SharedStore, b: SharedStore, backend: &str) {
+    for policy in all_policies(1000, Duration::from_millis(400)) {
+        let name = name();
+        let first = limiter(a.clone(), &name, policy);
+        let second = limiter(b.clone(), &name, policy);
+        assert!(second.check("api", "c").await.unwrap().allowed);
+        first
+            .cooldown("api", "c", Duration::from_millis(600))
+            .await
+            .unwrap();
+        let refused = second.check("api", "c").await.unwrap();
+        assert!(
+            !refused.allowed,
+            "{backend} {policy:?}: refused during the cooldown"
+        );
+        let retry = refused.retry_after.unwrap();
+        assert!(
+            retry <= Duration::from_millis(1000),
+            "{backend} {policy:?}: {retry:?}"
+        );
+        // Fixed window and GCRA lift right after the pause; a sliding window within one
+        // window after it.
+        tokio::time::sleep(Duration::from_millis(600 + 400 + 100)).await;
+        assert!(
+            second.check("api", "c").await.unwrap().allowed,
+            "{backend} {policy:?}: lifted"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooldown_is_shared_by_every_instance_on_memory() {
+    let store = store_memory::MemoryStore::new().into_shared();
+    cooldown_is_shared(store.clone(), store, "memory").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooldown_is_shared_by_every_instance_on_redis() {
+    let Some(url) = store_core::conformance::service_url("FLEETSTATE_REDIS_URL") else {
+        return;
+    };
+    let a = store_redis::RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .into_shared();
+    let b = store_redis::RedisStore::connect(&url)
+        .await
+        .unwrap()
+        .into_shared();
+    cooldown_is_shared(a, b, "redis").await;
+}
+
+#[tokio::test]
+async fn cooldown_from_retry_after_reads_the_header() {
+    let limiter = limiter(
+        store_memory::MemoryStore::new().into_shared(),
+        &name(),
+        Policy::fixed_window(Quota::per_minute(100)),
+    );
+    let pause = limiter
+        .cooldown_from_retry_after("api", "c", &http::HeaderValue::from_static("2"))
+        .await
+        .unwrap();
+    assert_eq!(pause, Duration::from_secs(2));
+    let refused = limiter.check("api", "c").await.unwrap();
+    assert!(!refused.allowed);
+    assert!(refused.retry_after.unwrap() > Duration::from_millis(1500));
+    let err = limiter
+        .cooldown_from_retry_after("api", "other", &http::HeaderValue::from_static("later"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, store_core::Error::InvalidArgument(_)),
+        "{err}"
+    );
+    assert!(
+        limiter.check("api", "other").await.unwrap().allowed,
+        "a bad header changes nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acquire_spaces_waiters_evenly_instead_of_waking_them_together() {
+    // 5 per 500 ms: the next window's 5 units go out one 100 ms slot after another.
+    let store = store_memory::MemoryStore::new().into_shared();
+    let name = name();
+    let policy = Policy::fixed_window(Quota::new(5, Duration::from_millis(500)).unwrap());
+    let limiters: Vec<_> = (0..5)
+        .map(|_| Arc::new(limiter(store.clone(), &name, policy)))
+        .collect();
+    for _ in 0..5 {
+        assert!(limiters[0].check("api", "c").await.unwrap().allowed);
+    }
+    let started = Instant::now();
+    let handles: Vec<_> = limiters
+        .iter()
+        .map(|limiter| {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let d = limiter
+                    .acquire("api", "c", 1, Duration::from_secs(5))
+                    .await
+                    .unwrap();
+                assert!(d.allowed);
+                started.elapsed()
+            })
+        })
+        .collect();
+    let mut admitted = Vec::new();
+    for handle in handles {
+        admitted.push(handle.await.unwrap());
+    }
+    admitted.sort();
+    let gaps: Vec<_> = admitted.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(
+        gaps.iter().all(|gap| *gap >= Duration::from_millis(60)),
+        "admissions {admitted:?} are not spaced (gaps {gaps:?})"
+    );
+    assert!(
+        *admitted.last().unwrap() < Duration::from_millis(1500),
+        "{admitted:?}"
+    );
+}
