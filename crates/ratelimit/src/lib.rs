@@ -17,17 +17,27 @@
 //! [`RateLimitLayer`] puts a limiter in front of any tower HTTP service (429 with
 //! `Retry-After`, and the `RateLimit-*` headers on every response).
 //!
-//! Status of this crate: the adaptive limiter, cooldowns from a server's `Retry-After`,
-//! fleet-wide even spacing for `acquire` and benchmarks are still to come (issue 7).
+//! Beyond checks: [`RateLimiter::status`] and [`RateLimiter::wait_time`] read without
+//! taking; [`RateLimiter::cooldown`] (or [`RateLimiter::cooldown_from_retry_after`])
+//! pauses a key for the whole fleet when the server behind it answers 429;
+//! [`RateLimiter::acquire`] waits, spacing waiters evenly across the fleet.
+//!
+//! [`AdaptiveRateLimiter`] serves users before background work, with the activity that
+//! decides it shared through the store so every instance agrees.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod adaptive;
 mod algorithms;
 mod layer;
 mod limiter;
 mod quota;
 
+pub use adaptive::{
+    Activity, ActivityLevel, AdaptiveConfig, AdaptiveRateLimiter, AdaptiveRateLimiterBuilder,
+    Priority,
+};
 pub use layer::{RateLimitLayer, RateLimitService};
 pub use limiter::{FailurePolicy, RateLimiter, RateLimiterBuilder};
 pub use quota::{Algorithm, Decision, Policy, Quota};
