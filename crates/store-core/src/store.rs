@@ -237,92 +237,68 @@ impl<'d> Store for Arc<dyn DynStore + 'd> {
     }
 }
 
-/// Sharing a concrete store: `Arc<S>` is a store wherever `S` is.
-impl<S: Store> Store for Arc<S> {
-    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
-        (**self).get(namespace, key).await
-    }
-    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
-        (**self).exists(namespace, key).await
-    }
-    async fn set(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: Bytes,
-        opts: SetOptions,
-    ) -> Result<SetOutcome> {
-        (**self).set(namespace, key, value, opts).await
-    }
-    async fn delete(&self, namespace: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
-        (**self).delete(namespace, key, condition).await
-    }
-    async fn incr(
-        &self,
-        namespace: &str,
-        key: &str,
-        delta: i64,
-        ttl: Option<Duration>,
-    ) -> Result<IncrOutcome> {
-        (**self).incr(namespace, key, delta, ttl).await
-    }
-    async fn list(
-        &self,
-        namespace: &str,
-        prefix: &str,
-        cursor: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<ListPage> {
-        (**self).list(namespace, prefix, cursor, limit).await
-    }
-    fn capabilities(&self) -> &Capabilities {
-        (**self).capabilities()
-    }
+/// `Store` for a pointer to a store, forwarding every method to the pointee.
+macro_rules! forward_store {
+    ($(#[$doc:meta])* $ty:ty) => {
+        $(#[$doc])*
+        impl<S: Store> Store for $ty {
+            async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
+                (**self).get(namespace, key).await
+            }
+            async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
+                (**self).exists(namespace, key).await
+            }
+            async fn set(
+                &self,
+                namespace: &str,
+                key: &str,
+                value: Bytes,
+                opts: SetOptions,
+            ) -> Result<SetOutcome> {
+                (**self).set(namespace, key, value, opts).await
+            }
+            async fn delete(
+                &self,
+                namespace: &str,
+                key: &str,
+                condition: DeleteCondition,
+            ) -> Result<bool> {
+                (**self).delete(namespace, key, condition).await
+            }
+            async fn incr(
+                &self,
+                namespace: &str,
+                key: &str,
+                delta: i64,
+                ttl: Option<Duration>,
+            ) -> Result<IncrOutcome> {
+                (**self).incr(namespace, key, delta, ttl).await
+            }
+            async fn list(
+                &self,
+                namespace: &str,
+                prefix: &str,
+                cursor: Option<&Cursor>,
+                limit: usize,
+            ) -> Result<ListPage> {
+                (**self).list(namespace, prefix, cursor, limit).await
+            }
+            fn capabilities(&self) -> &Capabilities {
+                (**self).capabilities()
+            }
+        }
+    };
 }
 
-/// Borrowing a store: `&S` is a store wherever `S` is, so a layer can wrap a borrowed
-/// store for one call (`RetryLayer::default().layer(&store)`).
-impl<S: Store> Store for &S {
-    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
-        (**self).get(namespace, key).await
-    }
-    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
-        (**self).exists(namespace, key).await
-    }
-    async fn set(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: Bytes,
-        opts: SetOptions,
-    ) -> Result<SetOutcome> {
-        (**self).set(namespace, key, value, opts).await
-    }
-    async fn delete(&self, namespace: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
-        (**self).delete(namespace, key, condition).await
-    }
-    async fn incr(
-        &self,
-        namespace: &str,
-        key: &str,
-        delta: i64,
-        ttl: Option<Duration>,
-    ) -> Result<IncrOutcome> {
-        (**self).incr(namespace, key, delta, ttl).await
-    }
-    async fn list(
-        &self,
-        namespace: &str,
-        prefix: &str,
-        cursor: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<ListPage> {
-        (**self).list(namespace, prefix, cursor, limit).await
-    }
-    fn capabilities(&self) -> &Capabilities {
-        (**self).capabilities()
-    }
-}
+forward_store!(
+    /// Sharing a concrete store: `Arc<S>` is a store wherever `S` is.
+    Arc<S>
+);
+forward_store!(
+    /// Borrowing a store: `&S` is a store wherever `S` is, so a layer can wrap a
+    /// borrowed store for one call (`RetryLayer::default().layer(&store)`).
+    &S
+);
 
 /// Conveniences on every store.
 pub trait StoreExt: Store + Sized {

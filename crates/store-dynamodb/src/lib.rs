@@ -3,11 +3,13 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod counter;
 mod error;
 mod layout;
 mod store;
 
 pub use config::DynamoStoreBuilder;
+pub use counter::RequestCounter;
 pub use layout::{MAX_ITEM_SIZE, PartitionValue, TableLayout, TableSchema, create_table};
 pub use store::{DynamoStore, MAX_LIST_LIMIT};
 

@@ -6,10 +6,14 @@ mod client;
 mod config;
 mod error;
 mod keys;
+#[cfg(feature = "monitor")]
+mod monitor;
 mod scripts;
 mod store;
 
 pub use config::{DEFAULT_MAX_VALUE_SIZE, RedisStoreBuilder};
+#[cfg(feature = "monitor")]
+pub use monitor::CommandCounter;
 pub use store::{MAX_LIST_LIMIT, RedisStore};
 
 /// The fred crate this backend is built on, for building clients and configs.

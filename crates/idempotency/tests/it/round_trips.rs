@@ -2,19 +2,14 @@
 //! duplicate of a completed call 1 (0 with a local cache hit). On store-memory through
 //! a counting wrapper, on Redis with MONITOR, on DynamoDB Local with an SDK interceptor.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
 use idempotency::Idempotency;
 use serde_json::json;
 use store_core::Store;
-use store_dynamodb::aws_sdk_dynamodb;
-use store_dynamodb::aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use store_dynamodb::aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use store_dynamodb::{RequestCounter, aws_sdk_dynamodb};
 use store_memory::MemoryStore;
-use store_redis::fred::monitor::MonitorCommand;
 
 use crate::backends::{self, Counting};
 use crate::scenarios::run;
@@ -42,13 +37,6 @@ async fn memory_fresh_is_two_duplicate_is_one_cache_hit_is_zero() {
     assert_eq!(counted(&cached, || store.calls()).await, [2, 0]);
 }
 
-fn mentions(command: &MonitorCommand, needle: &str) -> bool {
-    command
-        .args
-        .iter()
-        .any(|arg| arg.as_str().is_some_and(|s| s.contains(needle)))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_fresh_is_two_commands_duplicate_is_one() {
     let Some(url) = store_core::conformance::service_url("FLEETSTATE_REDIS_URL") else {
@@ -59,54 +47,19 @@ async fn redis_fresh_is_two_commands_duplicate_is_one() {
     // Load the scripts first, so a first NOSCRIPT does not count.
     counted(&idempotency, || 0).await;
     let ns = idempotency.namespace().to_owned();
-    let mut monitor = Box::pin(
-        store_redis::fred::monitor::run(
-            store_redis::fred::types::config::Config::from_url(&url).unwrap(),
-        )
+    let counter = store_redis::CommandCounter::start(&url, ns.clone())
         .await
-        .unwrap(),
-    );
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let seen = Arc::new(AtomicUsize::new(0));
-    let collector = {
-        let seen = seen.clone();
-        let ns = ns.clone();
-        tokio::spawn(async move {
-            while let Some(command) = monitor.next().await {
-                if command.client != "lua" && mentions(&command, &ns) {
-                    seen.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        })
-    };
     let settle = || async { tokio::time::sleep(Duration::from_millis(200)).await };
     let runs = AtomicU32::new(0);
     let payload = json!({"id": "counted"});
     run(&idempotency, &payload, &runs).await.unwrap();
     settle().await;
-    assert_eq!(seen.load(Ordering::SeqCst), 2, "fresh call");
+    assert_eq!(counter.count(), 2, "fresh call");
     run(&idempotency, &payload, &runs).await.unwrap();
     settle().await;
-    assert_eq!(seen.load(Ordering::SeqCst), 3, "duplicate");
-    collector.abort();
-}
-
-#[derive(Debug, Clone, Default)]
-struct CountRequests(Arc<AtomicUsize>);
-
-impl Intercept for CountRequests {
-    fn name(&self) -> &'static str {
-        "CountRequests"
-    }
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
+    assert_eq!(counter.count(), 3, "duplicate");
 }
 
 #[tokio::test]
@@ -117,7 +70,7 @@ async fn dynamodb_fresh_is_two_requests_duplicate_is_one() {
     };
     let table = "fleetstate-idempotency";
     backends::dynamodb(&endpoint, table, Default::default()).await;
-    let counter = CountRequests::default();
+    let counter = RequestCounter::default();
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .endpoint_url(&endpoint)
@@ -135,9 +88,5 @@ async fn dynamodb_fresh_is_two_requests_duplicate_is_one() {
     .await
     .unwrap();
     let idempotency = Idempotency::new(store, backends::config()).unwrap();
-    let count = counter.0.clone();
-    assert_eq!(
-        counted(&idempotency, || count.load(Ordering::SeqCst)).await,
-        [2, 1]
-    );
+    assert_eq!(counted(&idempotency, || counter.count()).await, [2, 1]);
 }

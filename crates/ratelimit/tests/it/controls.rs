@@ -176,13 +176,20 @@ async fn acquire_spaces_waiters_evenly_instead_of_waking_them_together() {
         admitted.push(handle.await.unwrap());
     }
     admitted.sort();
-    let gaps: Vec<_> = admitted.windows(2).map(|w| w[1] - w[0]).collect();
+    // Spaced: the five admissions spread over about four 100 ms slots. Woken together
+    // at the window's reset they would land within a few milliseconds of each other.
+    // (Only the spread is asserted: a loaded machine delays wake-ups, never advances them.)
+    let spread = *admitted.last().unwrap() - admitted[0];
+    let bunched = admitted
+        .windows(2)
+        .filter(|w| w[1] - w[0] < Duration::from_millis(30))
+        .count();
     assert!(
-        gaps.iter().all(|gap| *gap >= Duration::from_millis(60)),
-        "admissions {admitted:?} are not spaced (gaps {gaps:?})"
+        spread >= Duration::from_millis(250) && bunched <= 1,
+        "admissions {admitted:?} are not spaced"
     );
     assert!(
-        *admitted.last().unwrap() < Duration::from_millis(1500),
+        *admitted.last().unwrap() < Duration::from_millis(2500),
         "{admitted:?}"
     );
 }

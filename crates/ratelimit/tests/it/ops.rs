@@ -1,77 +1,20 @@
 //! Store operations per check, pacing, windows and refusals, on the memory store
 //! through a counting wrapper (counts calls; forwards everything to the real store).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ratelimit::{Policy, Quota, RateLimiter};
-use store_core::{
-    Bytes, Capabilities, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage, Result,
-    SetOptions, SetOutcome, Store,
-};
+use store_core::Error;
+use store_core::conformance::Counting;
 use store_memory::MemoryStore;
 
-#[derive(Debug, Clone)]
-struct Counting {
-    inner: MemoryStore,
-    calls: Arc<AtomicUsize>,
-    caps: Capabilities,
-}
-
-impl Counting {
-    fn new() -> Self {
-        let inner = MemoryStore::new();
-        let caps = inner.capabilities().clone();
-        Counting {
-            inner,
-            calls: Arc::default(),
-            caps,
-        }
-    }
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-    fn tick(&self) {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Store for Counting {
-    async fn get(&self, ns: &str, key: &str) -> Result<Option<Entry>> {
-        self.tick();
-        self.inner.get(ns, key).await
-    }
-    async fn set(&self, ns: &str, key: &str, value: Bytes, opts: SetOptions) -> Result<SetOutcome> {
-        self.tick();
-        self.inner.set(ns, key, value, opts).await
-    }
-    async fn delete(&self, ns: &str, key: &str, c: DeleteCondition) -> Result<bool> {
-        self.tick();
-        self.inner.delete(ns, key, c).await
-    }
-    async fn incr(
-        &self,
-        ns: &str,
-        key: &str,
-        d: i64,
-        ttl: Option<Duration>,
-    ) -> Result<IncrOutcome> {
-        self.tick();
-        self.inner.incr(ns, key, d, ttl).await
-    }
-    async fn list(&self, ns: &str, p: &str, c: Option<&Cursor>, l: usize) -> Result<ListPage> {
-        self.tick();
-        self.inner.list(ns, p, c, l).await
-    }
-    fn capabilities(&self) -> &Capabilities {
-        &self.caps
-    }
+fn counting() -> Counting<MemoryStore> {
+    Counting::new(MemoryStore::new())
 }
 
 #[tokio::test]
 async fn fixed_window_is_one_store_operation_per_check() {
-    let store = Counting::new();
+    let store = counting();
     let limiter = RateLimiter::builder(store.clone(), "ops")
         .default_policy(Policy::fixed_window(Quota::per_minute(5)))
         .build()
@@ -90,7 +33,7 @@ async fn fixed_window_is_one_store_operation_per_check() {
 
 #[tokio::test]
 async fn sliding_window_is_one_store_operation_per_check_in_steady_state() {
-    let store = Counting::new();
+    let store = counting();
     let limiter = RateLimiter::builder(store.clone(), "ops")
         .default_policy(Policy::sliding_window(Quota::per_hour(50)))
         .build()
@@ -182,15 +125,15 @@ async fn per_resource_policies_apply_and_change_at_run_time() {
 
 #[tokio::test]
 async fn a_store_without_atomic_incr_or_cas_is_refused_at_construction() {
-    let mut store = Counting::new();
-    store.caps.atomic_incr = false;
+    let mut store = counting();
+    store.capabilities_mut().atomic_incr = false;
     let err = RateLimiter::builder(store.clone(), "ops")
         .build()
         .unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
     assert!(err.to_string().contains("atomic incr"), "{err}");
-    store.caps.atomic_incr = true;
-    store.caps.compare_and_set = false;
+    store.capabilities_mut().atomic_incr = true;
+    store.capabilities_mut().compare_and_set = false;
     let err = RateLimiter::builder(store, "ops")
         .default_policy(Policy::gcra(Quota::per_second(1)))
         .build()

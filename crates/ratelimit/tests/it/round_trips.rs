@@ -2,17 +2,11 @@
 //! DynamoDB requests with an SDK interceptor. Fixed window: 1. Sliding window: 1 in
 //! steady state (the closed previous window is read once, then cached).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
 use ratelimit::{Policy, Quota, RateLimiter};
 use store_core::{SharedStore, StoreExt};
-use store_dynamodb::aws_sdk_dynamodb;
-use store_dynamodb::aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use store_dynamodb::aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use store_redis::fred::monitor::MonitorCommand;
+use store_dynamodb::{RequestCounter, aws_sdk_dynamodb};
 
 fn limiter(store: SharedStore, name: &str, policy: Policy) -> RateLimiter<SharedStore> {
     RateLimiter::builder(store, name)
@@ -38,13 +32,6 @@ async fn per_check(
     out
 }
 
-fn mentions(command: &MonitorCommand, needle: &str) -> bool {
-    command
-        .args
-        .iter()
-        .any(|arg| arg.as_str().is_some_and(|s| s.contains(needle)))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_fixed_window_is_one_command_and_sliding_window_one_in_steady_state() {
     let Some(url) = store_core::conformance::service_url("FLEETSTATE_REDIS_URL") else {
@@ -64,26 +51,11 @@ async fn redis_fixed_window_is_one_command_and_sliding_window_one_in_steady_stat
     .check("api", "c")
     .await
     .unwrap();
-    let mut monitor = Box::pin(
-        store_redis::fred::monitor::run(
-            store_redis::fred::types::config::Config::from_url(&url).unwrap(),
-        )
+    let counter = store_redis::CommandCounter::start(&url, name.clone())
         .await
-        .unwrap(),
-    );
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let seen = Arc::new(AtomicUsize::new(0));
-    let collector = {
-        let (seen, name) = (seen.clone(), name.clone());
-        tokio::spawn(async move {
-            while let Some(command) = monitor.next().await {
-                if command.client != "lua" && mentions(&command, &name) {
-                    seen.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-        })
-    };
-    let count = || seen.load(Ordering::SeqCst);
+    let count = || counter.count();
     let settle = Duration::from_millis(150);
     let fixed = limiter(
         store.clone(),
@@ -105,25 +77,6 @@ async fn redis_fixed_window_is_one_command_and_sliding_window_one_in_steady_stat
         [2, 1, 1],
         "sliding window"
     );
-    collector.abort();
-}
-
-#[derive(Debug, Clone, Default)]
-struct CountRequests(Arc<AtomicUsize>);
-
-impl Intercept for CountRequests {
-    fn name(&self) -> &'static str {
-        "CountRequests"
-    }
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
 }
 
 #[tokio::test]
@@ -133,7 +86,7 @@ async fn dynamodb_fixed_window_is_one_request_and_sliding_window_one_in_steady_s
         return;
     };
     let table = "fleetstate-ratelimit";
-    let counter = CountRequests::default();
+    let counter = RequestCounter::default();
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
         .endpoint_url(&endpoint)
@@ -153,7 +106,7 @@ async fn dynamodb_fixed_window_is_one_request_and_sliding_window_one_in_steady_s
         .unwrap();
     let store = store.into_shared();
     let name = format!("round-trips-{}", fastrand::u64(..));
-    let count = || counter.0.load(Ordering::SeqCst);
+    let count = || counter.count();
     let fixed = limiter(
         store.clone(),
         &format!("{name}-fixed"),

@@ -62,10 +62,10 @@ async fn instance_ttl_applies_and_per_call_no_ttl_overrides_it() {
 async fn ttl_expires_records_on_every_backend() {
     for (name, store) in backends::all().await {
         let storage = backends::storage(&store);
-        let ttl = Options::new().ttl(Duration::from_millis(700));
+        let ttl = Options::new().ttl(Duration::from_millis(1500));
         storage.set_value_with("k", &"v", &ttl).await.unwrap();
         assert!(storage.value_exists("k").await.unwrap(), "{name}");
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        tokio::time::sleep(Duration::from_millis(2000)).await;
         assert_eq!(
             storage.get_value::<String>("k").await.unwrap(),
             None,

@@ -31,7 +31,10 @@ use futures::future::BoxFuture;
 use crate::{Capabilities, DeleteCondition, Error, ManualClock, Store, Timestamp};
 
 pub mod cases;
+mod counting;
 mod model;
+
+pub use counting::Counting;
 
 /// A backend under test and how its time is controlled.
 #[derive(Debug)]

@@ -1,41 +1,18 @@
 //! One request per operation, counted by an SDK interceptor.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use store_core::{Bytes, DeleteCondition, Error, SetOptions, SetOutcome, Store};
-use store_dynamodb::{DynamoStore, TableLayout, aws_sdk_dynamodb};
+use store_dynamodb::{DynamoStore, RequestCounter, TableLayout, aws_sdk_dynamodb};
 
-#[derive(Debug, Clone, Default)]
-struct CountRequests(Arc<AtomicUsize>);
-
-impl Intercept for CountRequests {
-    fn name(&self) -> &'static str {
-        "CountRequests"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-async fn counted(layout: TableLayout, table: &str) -> Option<(DynamoStore, Arc<AtomicUsize>)> {
+async fn counted(layout: TableLayout, table: &str) -> Option<(DynamoStore, RequestCounter)> {
     let endpoint = crate::support::endpoint()?;
     let plain = Client::from_conf(crate::support::client_config(&endpoint).build());
     store_dynamodb::create_table(&plain, table, &layout)
         .await
         .unwrap();
-    let counter = CountRequests::default();
+    let counter = RequestCounter::default();
     let config = crate::support::client_config(&endpoint)
         .interceptor(counter.clone())
         .build();
@@ -44,16 +21,16 @@ async fn counted(layout: TableLayout, table: &str) -> Option<(DynamoStore, Arc<A
         .build()
         .await
         .unwrap();
-    Some((store, counter.0))
+    Some((store, counter))
 }
 
 async fn requests_of<T>(
-    count: &AtomicUsize,
+    count: &RequestCounter,
     op: impl std::future::Future<Output = T>,
 ) -> (T, usize) {
-    let before = count.load(Ordering::SeqCst);
+    let before = count.count();
     let out = op.await;
-    (out, count.load(Ordering::SeqCst) - before)
+    (out, count.count() - before)
 }
 
 #[tokio::test]
