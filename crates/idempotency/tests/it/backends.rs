@@ -51,3 +51,18 @@ pub(crate) fn config() -> Config {
 
 /// Counts store operations (store-core's test helper).
 pub(crate) type Counting = store_core::conformance::Counting<MemoryStore>;
+
+/// The one record in the idempotency namespace, decoded (`None` when there is none).
+pub(crate) async fn only_record<S: store_core::Store>(
+    idempotency: &idempotency::Idempotency<S>,
+) -> Option<serde_json::Value> {
+    let store = idempotency.store();
+    let page = store
+        .list(idempotency.namespace(), "", None, 10)
+        .await
+        .unwrap();
+    assert!(page.keys.len() <= 1, "one record per key: {:?}", page.keys);
+    let key = page.keys.first()?;
+    let entry = store.get(idempotency.namespace(), key).await.unwrap()?;
+    Some(serde_json::from_slice(&entry.value).unwrap())
+}

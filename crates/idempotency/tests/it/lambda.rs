@@ -9,7 +9,7 @@ use idempotency::lambda::make_idempotent;
 use idempotency::{Config, Idempotency};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use store_core::{Store, Timestamp};
+use store_core::Timestamp;
 use tower::ServiceExt;
 
 use crate::backends;
@@ -70,17 +70,7 @@ async fn the_in_progress_record_expires_at_the_invocation_deadline() {
         make_idempotent(idempotency.clone(), move |_event: LambdaEvent<Value>| {
             let idempotency = idempotency.clone();
             async move {
-                let store = idempotency.store();
-                let page = store
-                    .list(idempotency.namespace(), "", None, 10)
-                    .await
-                    .unwrap();
-                let entry = store
-                    .get(idempotency.namespace(), &page.keys[0])
-                    .await
-                    .unwrap()
-                    .unwrap();
-                let record: Value = serde_json::from_slice(&entry.value).unwrap();
+                let record = backends::only_record(&idempotency).await.expect("a record");
                 Ok::<_, lambda_runtime::Error>(record["in_progress_expiration"].clone())
             }
         })

@@ -6,23 +6,13 @@ use std::time::Duration;
 
 use idempotency::Idempotency;
 use serde_json::{Value, json};
-use store_core::{ManualClock, SharedStore, Store, StoreExt, Timestamp};
+use store_core::{ManualClock, SharedStore, StoreExt, Timestamp};
 
 use crate::backends;
 use crate::scenarios::AppError;
 
 async fn stored_data(idempotency: &Idempotency<SharedStore>) -> Value {
-    let store = idempotency.store();
-    let page = store
-        .list(idempotency.namespace(), "", None, 10)
-        .await
-        .unwrap();
-    let entry = store
-        .get(idempotency.namespace(), &page.keys[0])
-        .await
-        .unwrap()
-        .unwrap();
-    let record: Value = serde_json::from_slice(&entry.value).unwrap();
+    let record = backends::only_record(idempotency).await.expect("a record");
     assert_eq!(record["status"], "COMPLETED");
     record["data"].clone()
 }
@@ -118,17 +108,7 @@ async fn a_live_run_is_not_taken_over_before_its_deadline() {
         })
     };
     started.notified().await;
-    let store = idempotency.store();
-    let page = store
-        .list(idempotency.namespace(), "", None, 10)
-        .await
-        .unwrap();
-    let entry = store
-        .get(idempotency.namespace(), &page.keys[0])
-        .await
-        .unwrap()
-        .unwrap();
-    let record: Value = serde_json::from_slice(&entry.value).unwrap();
+    let record = backends::only_record(&idempotency).await.expect("a record");
     assert_eq!(
         record["in_progress_expiration"],
         json!(deadline.as_millis()),

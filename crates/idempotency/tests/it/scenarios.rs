@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use store_core::{ManualClock, Store, Timestamp};
 use store_memory::MemoryStore;
 
-use crate::backends::{self, Counting};
+use crate::backends::{self, Counting, only_record};
 
 #[derive(Debug)]
 pub(crate) enum AppError {
@@ -36,19 +36,6 @@ pub(crate) async fn run<S: Store>(
             Ok::<_, AppError>(json!({"n": n, "echo": payload}))
         })
         .await
-}
-
-/// The one record in the namespace, decoded.
-async fn only_record<S: Store>(idempotency: &Idempotency<S>) -> Option<Value> {
-    let store = idempotency.store();
-    let page = store
-        .list(idempotency.namespace(), "", None, 10)
-        .await
-        .unwrap();
-    assert!(page.keys.len() <= 1, "one record per key: {:?}", page.keys);
-    let key = page.keys.first()?;
-    let entry = store.get(idempotency.namespace(), key).await.unwrap()?;
-    Some(serde_json::from_slice(&entry.value).unwrap())
 }
 
 fn manual() -> (MemoryStore, ManualClock) {
