@@ -361,3 +361,49 @@ async fn retries_give_up_after_the_schedule_with_the_throttled_error() {
     assert!(err.is_throttled(), "{err}");
     assert_eq!(storage.store().calls.load(Ordering::SeqCst), 3);
 }
+
+/// Captures what `tracing` writes while `f` runs on this thread.
+async fn logged<F: std::future::Future<Output = ()>>(f: F) -> String {
+    #[derive(Clone, Default)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    f.await;
+    String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn verbose_retries_log_a_warning_each_and_quiet_ones_none() {
+    for (verbose, expected) in [(true, 2), (false, 0)] {
+        let storage = RecordStorage::new(
+            Throttling::new(2),
+            Options::new()
+                .context(fresh_context())
+                .retry_on_429(RetryOn429 {
+                    enabled: true,
+                    verbose,
+                }),
+        )
+        .with_retry(fast_retry());
+        let log = logged(async {
+            storage.set_value("k", &1).await.unwrap();
+        })
+        .await;
+        let warnings = log.matches("store operation failed, retrying").count();
+        assert_eq!(warnings, expected, "verbose = {verbose}: {log}");
+    }
+}
