@@ -106,7 +106,25 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// A fixed-window policy.
+    /// A fixed-window policy: one `incr` per check; the window starts at its first hit
+    /// and is timed by the store's expiry. Exact: never more than `limit` per window.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> store_core::Result<()> {
+    /// use ratelimit::{Policy, Quota, RateLimiter};
+    /// let limiter = RateLimiter::builder(store_memory::MemoryStore::new(), "api")
+    ///     .default_policy(Policy::fixed_window(Quota::per_minute(2)))
+    ///     .build()?;
+    /// assert!(limiter.check("search", "alice").await?.allowed);
+    /// assert!(limiter.check("search", "alice").await?.allowed);
+    /// let third = limiter.check("search", "alice").await?;
+    /// assert!(!third.allowed);
+    /// assert!(third.retry_after.unwrap() <= std::time::Duration::from_secs(60));
+    /// assert!(limiter.check("search", "bob").await?.allowed); // per caller
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn fixed_window(quota: Quota) -> Self {
         Policy {
             quota,
@@ -114,7 +132,24 @@ impl Policy {
         }
     }
 
-    /// A sliding-window policy.
+    /// A sliding-window counter: this window's count plus the previous window's, weighted
+    /// by how much of it still overlaps; no burst of twice the limit at a window edge.
+    /// One round trip per check in steady state.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> store_core::Result<()> {
+    /// use ratelimit::{Policy, Quota, RateLimiter};
+    /// let limiter = RateLimiter::builder(store_memory::MemoryStore::new(), "api")
+    ///     .default_policy(Policy::sliding_window(Quota::per_hour(3)))
+    ///     .build()?;
+    /// for _ in 0..3 {
+    ///     assert!(limiter.check("export", "tenant-1").await?.allowed);
+    /// }
+    /// assert!(!limiter.check("export", "tenant-1").await?.allowed);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn sliding_window(quota: Quota) -> Self {
         Policy {
             quota,
@@ -122,7 +157,27 @@ impl Policy {
         }
     }
 
-    /// A GCRA policy.
+    /// GCRA (a token bucket kept as one timestamp): a burst of up to `limit`, then one
+    /// unit every `window / limit`, on compare-and-set (2 round trips: read, then
+    /// conditional write; more only under contention, bounded).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> store_core::Result<()> {
+    /// use std::time::Duration;
+    /// use ratelimit::{Policy, Quota, RateLimiter};
+    /// let limiter = RateLimiter::builder(store_memory::MemoryStore::new(), "api")
+    ///     .default_policy(Policy::gcra(Quota::per_second(10)))
+    ///     .build()?;
+    /// for _ in 0..10 {
+    ///     assert!(limiter.check("send", "device-7").await?.allowed); // the burst
+    /// }
+    /// let next = limiter.check("send", "device-7").await?;
+    /// assert!(!next.allowed);
+    /// assert!(next.retry_after.unwrap() <= Duration::from_millis(100)); // one interval
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn gcra(quota: Quota) -> Self {
         Policy {
             quota,
