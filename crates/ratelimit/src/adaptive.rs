@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use store_core::{Error, Result, Store, Timestamp};
 
-use crate::{Decision, Quota};
+use crate::{Decision, FailurePolicy, Quota};
 
 /// Whose request a check is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -150,6 +151,11 @@ pub struct AdaptiveRateLimiter<S> {
     quotas: RwLock<HashMap<String, Quota>>,
     config: AdaptiveConfig,
     closed_buckets: moka::sync::Cache<String, u64>,
+    failure: FailurePolicy,
+    timeout: Duration,
+    degraded: AtomicBool,
+    /// Closed activity buckets of the local fallback store (its counts differ).
+    local_closed_buckets: moka::sync::Cache<String, u64>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for AdaptiveRateLimiter<S> {
@@ -159,6 +165,8 @@ impl<S: fmt::Debug> fmt::Debug for AdaptiveRateLimiter<S> {
             .field("namespace", &self.namespace)
             .field("default", &self.default)
             .field("config", &self.config)
+            .field("failure", &self.failure)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -171,6 +179,8 @@ pub struct AdaptiveRateLimiterBuilder<S> {
     default: Quota,
     quotas: HashMap<String, Quota>,
     config: AdaptiveConfig,
+    failure: FailurePolicy,
+    timeout: Duration,
 }
 
 impl<S: Store> AdaptiveRateLimiterBuilder<S> {
@@ -189,6 +199,20 @@ impl<S: Store> AdaptiveRateLimiterBuilder<S> {
     /// The strategy's knobs.
     pub fn config(mut self, config: AdaptiveConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// What a check does when the store fails or is slow (default
+    /// [`FailurePolicy::Closed`]). With a fallback, the same adaptive strategy runs on the
+    /// local store with the limit divided by the expected instances.
+    pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
+        self.failure = policy;
+        self
+    }
+
+    /// The longest a check waits for the store (default 250 ms).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -216,6 +240,13 @@ impl<S: Store> AdaptiveRateLimiterBuilder<S> {
                 .max_capacity(10_000)
                 .time_to_live(self.config.activity_window)
                 .build(),
+            failure: self.failure,
+            timeout: self.timeout,
+            degraded: AtomicBool::new(false),
+            local_closed_buckets: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(self.config.activity_window)
+                .build(),
         })
     }
 }
@@ -233,7 +264,14 @@ impl<S: Store> AdaptiveRateLimiter<S> {
             default: Quota::per_minute(60),
             quotas: HashMap::new(),
             config: AdaptiveConfig::default(),
+            failure: FailurePolicy::Closed,
+            timeout: Duration::from_millis(250),
         }
+    }
+
+    /// `true` while the last check could not reach the store.
+    pub fn is_degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
     }
 
     /// Sets a resource's quota at run time.
@@ -265,7 +303,8 @@ impl<S: Store> AdaptiveRateLimiter<S> {
         self.check_n(resource, priority, 1).await
     }
 
-    /// Takes `n` units for `resource` at `priority`.
+    /// Takes `n` units for `resource` at `priority`, within the timeout; when the store
+    /// fails or is slow, the failure policy decides (`degraded` decisions).
     pub async fn check_n(&self, resource: &str, priority: Priority, n: u64) -> Result<Decision> {
         if n == 0 || n > i64::MAX as u64 {
             return Err(Error::InvalidArgument(format!(
@@ -273,18 +312,89 @@ impl<S: Store> AdaptiveRateLimiter<S> {
             )));
         }
         let quota = self.quota_for(resource);
+        let shared = self.decide_on(
+            &self.store,
+            &self.closed_buckets,
+            resource,
+            priority,
+            n,
+            quota,
+        );
+        let failure = match tokio::time::timeout(self.timeout, shared).await {
+            Ok(Ok(decision)) => {
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!(namespace = %self.namespace, "adaptive limit store is back: shared budgets again");
+                }
+                return Ok(decision);
+            }
+            Ok(Err(e)) if !e.is_transient() => return Err(e),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
+        };
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                namespace = %self.namespace,
+                policy = ?self.failure,
+                error = %failure,
+                "adaptive limit store unavailable: applying the failure policy"
+            );
+        }
+        let fixed = |allowed: bool| Decision {
+            allowed,
+            limit: quota.limit(),
+            remaining: if allowed { quota.limit() } else { 0 },
+            reset_after: if allowed {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(1)
+            },
+            retry_after: (!allowed).then_some(Duration::from_secs(1)),
+            degraded: true,
+        };
+        match &self.failure {
+            FailurePolicy::Open => Ok(fixed(true)),
+            FailurePolicy::Closed => Ok(fixed(false)),
+            FailurePolicy::Fallback {
+                local,
+                expected_instances,
+            } => {
+                let quota = quota.divided(*expected_instances);
+                let mut decision = self
+                    .decide_on(
+                        local,
+                        &self.local_closed_buckets,
+                        resource,
+                        priority,
+                        n,
+                        quota,
+                    )
+                    .await?;
+                decision.degraded = true;
+                Ok(decision)
+            }
+        }
+    }
+
+    /// The strategy on `store` (the shared one, or the local fallback).
+    async fn decide_on<T: Store>(
+        &self,
+        store: &T,
+        closed_buckets: &moka::sync::Cache<String, u64>,
+        resource: &str,
+        priority: Priority,
+        n: u64,
+        quota: Quota,
+    ) -> Result<Decision> {
         let usage_key = Self::usage_key(resource);
         let bucket = self.bucket_len();
         let now = Timestamp::now().as_millis();
         let index = now / bucket;
         let ns = self.namespace.as_str();
-        let usage = self
-            .store
-            .incr(ns, &usage_key, n as i64, Some(quota.window()));
+        let usage = store.incr(ns, &usage_key, n as i64, Some(quota.window()));
         match priority {
             Priority::User => {
                 let bucket_key = Self::bucket_key(resource, index);
-                let activity = self.store.incr(
+                let activity = store.incr(
                     ns,
                     &bucket_key,
                     n as i64,
@@ -301,13 +411,15 @@ impl<S: Store> AdaptiveRateLimiter<S> {
                 ))
             }
             Priority::Background => {
-                let (usage, activity) =
-                    futures::join!(usage, self.activity_at(resource, quota, now));
+                let (usage, activity) = futures::join!(
+                    usage,
+                    self.activity_on(store, closed_buckets, resource, quota, now)
+                );
                 let usage = usage?;
                 let activity = match activity {
                     Ok(activity) => activity,
                     Err(e) => {
-                        let _ = self.store.incr(ns, &usage_key, -(n as i64), None).await;
+                        let _ = store.incr(ns, &usage_key, -(n as i64), None).await;
                         return Err(e);
                     }
                 };
@@ -323,7 +435,7 @@ impl<S: Store> AdaptiveRateLimiter<S> {
                 let mut decision = decide(quota, cap, count, usage.expires_at);
                 if !decision.allowed {
                     // Give the units back: background refusals must not eat the users' budget.
-                    self.store.incr(ns, &usage_key, -(n as i64), None).await?;
+                    store.incr(ns, &usage_key, -(n as i64), None).await?;
                     if paused {
                         let into_bucket = now % bucket;
                         decision.retry_after = Some(Duration::from_millis(bucket - into_bucket));
@@ -337,27 +449,35 @@ impl<S: Store> AdaptiveRateLimiter<S> {
     /// Recent user activity on `resource`, read from the store.
     pub async fn activity(&self, resource: &str) -> Result<Activity> {
         let quota = self.quota_for(resource);
-        self.activity_at(resource, quota, Timestamp::now().as_millis())
+        let now = Timestamp::now().as_millis();
+        self.activity_on(&self.store, &self.closed_buckets, resource, quota, now)
             .await
     }
 
-    async fn activity_at(&self, resource: &str, quota: Quota, now: u64) -> Result<Activity> {
+    async fn activity_on<T: Store>(
+        &self,
+        store: &T,
+        closed_buckets: &moka::sync::Cache<String, u64>,
+        resource: &str,
+        quota: Quota,
+        now: u64,
+    ) -> Result<Activity> {
         let bucket = self.bucket_len();
         let index = now / bucket;
         let ns = self.namespace.as_str();
         let current_key = Self::bucket_key(resource, index);
-        let current = crate::algorithms::read_count(&self.store, ns, &current_key);
+        let current = crate::algorithms::read_count(store, ns, &current_key);
         let previous = async {
             if index == 0 {
                 return Ok(0);
             }
             let key = Self::bucket_key(resource, index - 1);
             let cache_key = format!("{ns}\u{0}{key}");
-            if let Some(count) = self.closed_buckets.get(&cache_key) {
+            if let Some(count) = closed_buckets.get(&cache_key) {
                 return Ok(count);
             }
-            let count = crate::algorithms::read_count(&self.store, ns, &key).await?;
-            self.closed_buckets.insert(cache_key, count);
+            let count = crate::algorithms::read_count(store, ns, &key).await?;
+            closed_buckets.insert(cache_key, count);
             Ok::<_, Error>(count)
         };
         let (current, previous) = futures::join!(current, previous);

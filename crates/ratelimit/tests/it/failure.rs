@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use ratelimit::{FailurePolicy, Policy, Quota, RateLimiter};
+use ratelimit::{AdaptiveRateLimiter, FailurePolicy, Policy, Priority, Quota, RateLimiter};
 use store_core::StoreExt;
 use store_redis::RedisStore;
 use tokio::process::{Child, Command};
@@ -111,6 +111,73 @@ async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back()
             assert!(d.allowed, "the restarted Redis has a fresh budget");
             break;
         }
+        assert!(Instant::now() < deadline, "the limiter did not switch back");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!closed.is_degraded());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adaptive_limiter_applies_its_failure_policy_within_the_timeout() {
+    if store_core::conformance::service_url("FLEETSTATE_REDIS_URL").is_none() {
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = start_redis(port).await;
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+        .command_timeout(Duration::from_millis(300))
+        .reconnect(
+            Duration::from_millis(20),
+            Duration::from_millis(100),
+            Duration::from_millis(10),
+        )
+        .connect()
+        .await
+        .unwrap()
+        .into_shared();
+    let timeout = Duration::from_millis(150);
+    let build = |failure| {
+        AdaptiveRateLimiter::builder(store.clone(), "adaptive-failure")
+            .quota(Quota::per_minute(40))
+            .on_failure(failure)
+            .timeout(timeout)
+            .build()
+            .unwrap()
+    };
+    let open = build(FailurePolicy::Open);
+    let closed = build(FailurePolicy::Closed);
+    let fallback = build(FailurePolicy::Fallback {
+        local: store_memory::MemoryStore::new().into_shared(),
+        expected_instances: 4,
+    });
+    assert!(!open.check("api", Priority::User).await.unwrap().degraded);
+    server.kill().await.unwrap();
+    server.wait().await.unwrap();
+    let bound = timeout + Duration::from_millis(100);
+    for priority in [Priority::User, Priority::Background] {
+        let started = Instant::now();
+        let d = open.check("api", priority).await.unwrap();
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        assert!(d.allowed && d.degraded);
+        let d = closed.check("api", priority).await.unwrap();
+        assert!(!d.allowed && d.degraded);
+    }
+    assert!(open.is_degraded());
+    // 40 / 4 instances = 10 per window, served locally by the same strategy.
+    let mut admitted = 0;
+    for _ in 0..25 {
+        let d = fallback.check("api", Priority::User).await.unwrap();
+        assert!(d.degraded);
+        admitted += u32::from(d.allowed);
+    }
+    assert_eq!(admitted, 10);
+    let _server = start_redis(port).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while closed.check("api", Priority::User).await.unwrap().degraded {
         assert!(Instant::now() < deadline, "the limiter did not switch back");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
