@@ -131,6 +131,12 @@ pub struct Activity {
 /// and nothing while activity is rising. A refused background check gives its units
 /// back, so it never eats the users' budget.
 ///
+/// Like [`crate::RateLimiter`], every check answers within a timeout and a
+/// [`FailurePolicy`] decides while the store is down (the fallback runs this same
+/// strategy on a local store). A user check that races a refused background check may
+/// see the background units before they are given back and be refused: the budget is
+/// never exceeded, but can be under-used by that much.
+///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> store_core::Result<()> {
