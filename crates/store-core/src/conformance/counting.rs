@@ -15,15 +15,10 @@ use crate::{
 /// Its capabilities start as the inner store's and can be changed
 /// ([`Counting::capabilities_mut`]) to test how a feature refuses a weaker store.
 ///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> store_core::Result<()> {
-/// use store_core::{Store, conformance::Counting};
-/// let store = Counting::new(store_memory::MemoryStore::new());
-/// store.get("ns", "k").await?;
-/// assert_eq!(store.calls(), 1);
-/// # Ok(())
-/// # }
+/// ```text
+/// let store = Counting::new(MemoryStore::new());
+/// limiter.check("api", "client").await?;
+/// assert_eq!(store.calls(), 1); // one store operation per check
 /// ```
 #[derive(Debug, Clone)]
 pub struct Counting<S> {
