@@ -260,19 +260,27 @@ impl Store for RedisStore {
             return Err(unexpected("incr", reply));
         };
         let mut parts = parts.into_iter();
-        let status = parts.next().and_then(into_bytes);
-        match status.as_deref() {
-            Some(b"ok") => {
-                let value = parts.next().unwrap_or(Value::Null);
-                let value = number::<i64>(value, "counter")?
-                    .ok_or_else(|| unexpected("incr", "missing counter"))?;
+        match parts.next() {
+            Some(Value::Integer(value)) => {
                 let expires_at = number::<u64>(parts.next().unwrap_or(Value::Null), "expiry")?
                     .map(Timestamp::from_millis);
                 Ok(IncrOutcome { value, expires_at })
             }
-            Some(b"nan") => Err(Error::NotACounter),
-            Some(b"overflow") => Err(Error::CounterOverflow),
-            other => Err(unexpected("incr", other)),
+            Some(other) => match into_bytes(other).as_deref() {
+                Some(b"nan") => Err(Error::NotACounter),
+                Some(b"overflow") => Err(Error::CounterOverflow),
+                Some(decimal) => {
+                    let value = std::str::from_utf8(decimal)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .ok_or_else(|| unexpected("incr", decimal))?;
+                    let expires_at = number::<u64>(parts.next().unwrap_or(Value::Null), "expiry")?
+                        .map(Timestamp::from_millis);
+                    Ok(IncrOutcome { value, expires_at })
+                }
+                None => Err(unexpected("incr", "nil status")),
+            },
+            None => Err(unexpected("incr", "empty reply")),
         }
     }
 
