@@ -384,14 +384,18 @@ impl<S: Store> Idempotency<S> {
         let wait_until = inner.config.dedupe.map(|d| Instant::now() + d.timeout);
         for _ in 0..MAX_CLAIMS {
             let now = inner.config.clock.now();
-            let until = now.add_ttl(self.window(now, deadline));
+            let window = self.window(now, deadline);
+            let until = now.add_ttl(window);
             let claim = Record::in_progress(until, keys.validation.clone()).to_bytes()?;
+            // An in-progress record outlives its window even when `expires_after` is
+            // shorter, so a duplicate sees it in progress (not absent) while it may run.
+            let claim_ttl = inner.config.expires_after.max(window);
             let current = match store
                 .set(
                     ns,
                     &keys.key,
                     claim.clone(),
-                    self.set_options(SetOptions::if_absent()),
+                    SetOptions::if_absent().with_ttl(claim_ttl),
                 )
                 .await?
             {
@@ -418,7 +422,7 @@ impl<S: Store> Idempotency<S> {
                         return Ok(Claim::Replay(self.replayed(keys, record, &entry)));
                     }
                     Status::InProgress if record.is_orphaned(now) => {
-                        let takeover = self.set_options(SetOptions::if_version(entry.version));
+                        let takeover = SetOptions::if_version(entry.version).with_ttl(claim_ttl);
                         if let SetOutcome::Written(version) =
                             store.set(ns, &keys.key, claim.clone(), takeover).await?
                         {

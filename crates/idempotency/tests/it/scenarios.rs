@@ -457,3 +457,30 @@ async fn composite_key_layout_with_a_static_partition_on_dynamodb() {
     assert_eq!(record["status"], "COMPLETED");
     let _ = Status::Completed;
 }
+
+#[tokio::test]
+async fn an_in_progress_record_outlives_a_shorter_expires_after() {
+    let (store, clock) = manual();
+    let config = backends::config()
+        .expires_after(Duration::from_secs(5))
+        .in_progress_window(Duration::from_secs(60))
+        .clock(clock.clone());
+    let idempotency = Idempotency::new(store, config).unwrap();
+    let outcome = idempotency
+        .idempotent(&json!(1), || async {
+            clock.advance(Duration::from_secs(10));
+            // Past `expires_after` but within the window: a duplicate is still refused.
+            let runs = AtomicU32::new(0);
+            let dup = run(&idempotency, &json!(1), &runs).await;
+            assert_eq!(runs.load(Ordering::SeqCst), 0);
+            Ok::<_, AppError>(matches!(
+                dup,
+                Err(AppError::Idempotency(
+                    IdempotencyError::AlreadyInProgress { .. }
+                ))
+            ))
+        })
+        .await
+        .unwrap();
+    assert!(outcome, "the duplicate was refused as in progress");
+}
