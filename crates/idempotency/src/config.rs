@@ -1,4 +1,5 @@
 use std::any::{Any, TypeId};
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,16 +69,23 @@ impl Selector {
         }
     }
 
-    /// The selected value; `json` gives the payload as JSON, computed only if needed.
-    pub(crate) fn select<P: Any>(
+    /// Whether selecting needs the payload as JSON (all but the typed closure).
+    pub(crate) fn needs_json(&self) -> bool {
+        !matches!(self, Selector::Typed { .. })
+    }
+
+    /// The selected value; `json` is the payload as JSON when [`Selector::needs_json`].
+    pub(crate) fn select<'a, P: Any>(
         &self,
         payload: &P,
-        json: &mut dyn FnMut() -> Result<Value, IdempotencyError>,
-    ) -> Result<Value, IdempotencyError> {
+        json: Option<&'a Value>,
+    ) -> Result<Cow<'a, Value>, IdempotencyError> {
+        let json =
+            || json.ok_or_else(|| IdempotencyError::Configuration("payload JSON missing".into()));
         match self {
-            Selector::Whole => json(),
-            Selector::JmesPath(path) => path.search(&json()?),
-            Selector::Json(select) => Ok(select(&json()?)),
+            Selector::Whole => Ok(Cow::Borrowed(json()?)),
+            Selector::JmesPath(path) => path.search(json()?).map(Cow::Owned),
+            Selector::Json(select) => Ok(Cow::Owned(select(json()?))),
             Selector::Typed {
                 type_id,
                 type_name,
@@ -89,7 +97,7 @@ impl Selector {
                         std::any::type_name::<P>()
                     )));
                 }
-                select(payload)
+                select(payload).map(Cow::Owned)
             }
         }
     }

@@ -243,15 +243,14 @@ impl<S: Store> Idempotency<S> {
         payload: &P,
     ) -> Result<Option<Keys>, IdempotencyError> {
         let config = &self.inner.config;
-        let mut json_cache: Option<Value> = None;
-        let mut json = || -> Result<Value, IdempotencyError> {
-            if json_cache.is_none() {
-                json_cache =
-                    Some(serde_json::to_value(payload).map_err(IdempotencyError::serialization)?);
-            }
-            Ok(json_cache.clone().expect("just set"))
+        // The payload as JSON, once, and only when a selector reads it.
+        let needs_json =
+            config.key.needs_json() || config.validation.as_ref().is_some_and(|v| v.needs_json());
+        let json = match needs_json {
+            true => Some(serde_json::to_value(payload).map_err(IdempotencyError::serialization)?),
+            false => None,
         };
-        let key = config.key.select(payload, &mut json)?;
+        let key = config.key.select(payload, json.as_ref())?;
         if config::is_empty_key(&key) {
             if config.raise_on_no_key {
                 return Err(IdempotencyError::NoIdempotencyKey);
@@ -263,7 +262,7 @@ impl<S: Store> Idempotency<S> {
             return Ok(None);
         }
         let validation = match &config.validation {
-            Some(selector) => Some(hash::hash(&selector.select(payload, &mut json)?)),
+            Some(selector) => Some(hash::hash(&*selector.select(payload, json.as_ref())?)),
             None => None,
         };
         Ok(Some(Keys {
