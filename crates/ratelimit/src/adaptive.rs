@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use store_core::{Error, Result, Store, Timestamp};
 
+use crate::limiter::fixed_decision;
 use crate::{Decision, FailurePolicy, Quota};
 
 /// Whose request a check is for.
@@ -326,40 +327,20 @@ impl<S: Store> AdaptiveRateLimiter<S> {
             n,
             quota,
         );
-        let failure = match tokio::time::timeout(self.timeout, shared).await {
-            Ok(Ok(decision)) => {
-                if self.degraded.swap(false, Ordering::Relaxed) {
-                    tracing::info!(namespace = %self.namespace, "adaptive limit store is back: shared budgets again");
-                }
-                return Ok(decision);
-            }
-            Ok(Err(e)) if !e.is_transient() => return Err(e),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
-        };
-        if !self.degraded.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                namespace = %self.namespace,
-                policy = ?self.failure,
-                error = %failure,
-                "adaptive limit store unavailable: applying the failure policy"
-            );
+        let answer = crate::limiter::shared_or_degraded(
+            shared,
+            self.timeout,
+            &self.degraded,
+            &self.namespace,
+            &self.failure,
+        )
+        .await?;
+        if let Some(decision) = answer {
+            return Ok(decision);
         }
-        let fixed = |allowed: bool| Decision {
-            allowed,
-            limit: quota.limit(),
-            remaining: if allowed { quota.limit() } else { 0 },
-            reset_after: if allowed {
-                Duration::ZERO
-            } else {
-                Duration::from_secs(1)
-            },
-            retry_after: (!allowed).then_some(Duration::from_secs(1)),
-            degraded: true,
-        };
         match &self.failure {
-            FailurePolicy::Open => Ok(fixed(true)),
-            FailurePolicy::Closed => Ok(fixed(false)),
+            FailurePolicy::Open => Ok(fixed_decision(quota, true)),
+            FailurePolicy::Closed => Ok(fixed_decision(quota, false)),
             FailurePolicy::Fallback {
                 local,
                 expected_instances,

@@ -48,6 +48,62 @@ impl fmt::Debug for FailurePolicy {
     }
 }
 
+/// The degraded decision of [`FailurePolicy::Open`] (`allowed`) or
+/// [`FailurePolicy::Closed`] (refused, retry in a second).
+pub(crate) fn fixed_decision(quota: Quota, allowed: bool) -> Decision {
+    Decision {
+        allowed,
+        limit: quota.limit(),
+        remaining: if allowed { quota.limit() } else { 0 },
+        reset_after: if allowed {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(1)
+        },
+        retry_after: (!allowed).then_some(Duration::from_secs(1)),
+        degraded: true,
+    }
+}
+
+/// The shared store's decision within `timeout`, or `None` when the failure policy must
+/// decide (the store failed transiently or did not answer). Non-transient errors are
+/// returned. `degraded` records which side decided; every switch is logged.
+pub(crate) async fn shared_or_degraded(
+    shared: impl Future<Output = Result<Decision>>,
+    timeout: Duration,
+    degraded: &AtomicBool,
+    namespace: &str,
+    policy: &FailurePolicy,
+) -> Result<Option<Decision>> {
+    let mut pending = std::pin::pin!(shared);
+    // An in-process store answers on the first poll: no timer needed then.
+    let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
+    let answer = match first {
+        Poll::Ready(result) => Ok(result),
+        Poll::Pending => tokio::time::timeout(timeout, pending).await,
+    };
+    let failure = match answer {
+        Ok(Ok(decision)) => {
+            if degraded.swap(false, Ordering::Relaxed) {
+                tracing::info!(namespace, "rate limit store is back: shared budgets again");
+            }
+            return Ok(Some(decision));
+        }
+        Ok(Err(e)) if !e.is_transient() => return Err(e),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} ms", timeout.as_millis()),
+    };
+    if !degraded.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            namespace,
+            ?policy,
+            error = %failure,
+            "rate limit store unavailable: applying the failure policy"
+        );
+    }
+    Ok(None)
+}
+
 /// Builds a [`RateLimiter`].
 #[derive(Debug)]
 pub struct RateLimiterBuilder<S> {
@@ -226,38 +282,24 @@ impl<S: Store> RateLimiter<S> {
         }
         let policy = self.policy_for(resource);
         let key = state_key(resource, key);
-        let mut pending = std::pin::pin!(run(
+        let shared = run(
             &self.store,
             &self.namespace,
             &key,
             policy,
             n,
             Some(&self.previous_counts),
-        ));
-        // An in-process store answers on the first poll: no timer needed then.
-        let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
-        let shared = match first {
-            Poll::Ready(result) => Ok(result),
-            Poll::Pending => tokio::time::timeout(self.timeout, pending).await,
-        };
-        let failure = match shared {
-            Ok(Ok(decision)) => {
-                if self.degraded.swap(false, Ordering::Relaxed) {
-                    tracing::info!(namespace = %self.namespace, "rate limit store is back: shared budgets again");
-                }
-                return Ok(decision);
-            }
-            Ok(Err(e)) if !e.is_transient() => return Err(e),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
-        };
-        if !self.degraded.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                namespace = %self.namespace,
-                policy = ?self.failure,
-                error = %failure,
-                "rate limit store unavailable: applying the failure policy"
-            );
+        );
+        let answer = shared_or_degraded(
+            shared,
+            self.timeout,
+            &self.degraded,
+            &self.namespace,
+            &self.failure,
+        )
+        .await?;
+        if let Some(decision) = answer {
+            return Ok(decision);
         }
         self.degraded_decision(&key, policy, n).await
     }
@@ -265,22 +307,8 @@ impl<S: Store> RateLimiter<S> {
     async fn degraded_decision(&self, key: &str, policy: Policy, n: u64) -> Result<Decision> {
         let quota = policy.quota;
         let decision = match &self.failure {
-            FailurePolicy::Open => Decision {
-                allowed: true,
-                limit: quota.limit(),
-                remaining: quota.limit(),
-                reset_after: Duration::ZERO,
-                retry_after: None,
-                degraded: true,
-            },
-            FailurePolicy::Closed => Decision {
-                allowed: false,
-                limit: quota.limit(),
-                remaining: 0,
-                reset_after: Duration::from_secs(1),
-                retry_after: Some(Duration::from_secs(1)),
-                degraded: true,
-            },
+            FailurePolicy::Open => fixed_decision(quota, true),
+            FailurePolicy::Closed => fixed_decision(quota, false),
             FailurePolicy::Fallback {
                 local,
                 expected_instances,
