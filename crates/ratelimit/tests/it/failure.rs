@@ -38,18 +38,15 @@ async fn start_redis(port: u16) -> Child {
     child
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back() {
-    // Needs the redis-server binary the services install.
-    if store_core::conformance::service_url("FLEETSTATE_REDIS_URL").is_none() {
-        return;
-    }
+/// A Redis of the test's own on a free port, and a store on it that fails fast and
+/// reconnects quickly once the server is back.
+async fn own_redis() -> (u16, Child, RedisStore) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut server = start_redis(port).await;
+    let server = start_redis(port).await;
     let store = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
         .command_timeout(Duration::from_millis(300))
         .reconnect(
@@ -60,6 +57,16 @@ async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back()
         .connect()
         .await
         .unwrap();
+    (port, server, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back() {
+    // Needs the redis-server binary the services install.
+    if store_core::conformance::service_url("FLEETSTATE_REDIS_URL").is_none() {
+        return;
+    }
+    let (port, mut server, store) = own_redis().await;
     let policy = Policy::fixed_window(Quota::per_minute(40));
     let timeout = Duration::from_millis(150);
     let build = |failure| {
@@ -122,23 +129,8 @@ async fn the_adaptive_limiter_applies_its_failure_policy_within_the_timeout() {
     if store_core::conformance::service_url("FLEETSTATE_REDIS_URL").is_none() {
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = start_redis(port).await;
-    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
-        .command_timeout(Duration::from_millis(300))
-        .reconnect(
-            Duration::from_millis(20),
-            Duration::from_millis(100),
-            Duration::from_millis(10),
-        )
-        .connect()
-        .await
-        .unwrap()
-        .into_shared();
+    let (port, mut server, store) = own_redis().await;
+    let store = store.into_shared();
     let timeout = Duration::from_millis(150);
     let build = |failure| {
         AdaptiveRateLimiter::builder(store.clone(), "adaptive-failure")
