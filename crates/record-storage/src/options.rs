@@ -26,9 +26,10 @@ pub const INVOCATION_TTL: Duration = Duration::from_secs(15 * 60);
 /// `env = "a/b"` and `workspace = "a", env = "b"` can never meet.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Context {
-    workspace_id: String,
-    environment_id: String,
-    invocation_id: Option<String>,
+    // Shared: options (and so contexts) are cloned on every call when merged.
+    workspace_id: Arc<str>,
+    environment_id: Arc<str>,
+    invocation_id: Option<Arc<str>>,
 }
 
 /// Environment variable [`Context::from_env`] reads the workspace id from.
@@ -40,8 +41,8 @@ impl Context {
     /// A context for `workspace_id` / `environment_id`, outside any invocation.
     pub fn new(workspace_id: impl Into<String>, environment_id: impl Into<String>) -> Self {
         Context {
-            workspace_id: workspace_id.into(),
-            environment_id: environment_id.into(),
+            workspace_id: Arc::from(workspace_id.into()),
+            environment_id: Arc::from(environment_id.into()),
             invocation_id: None,
         }
     }
@@ -55,7 +56,7 @@ impl Context {
 
     /// The same context inside invocation `invocation_id`.
     pub fn with_invocation(mut self, invocation_id: impl Into<String>) -> Self {
-        self.invocation_id = Some(invocation_id.into());
+        self.invocation_id = Some(Arc::from(invocation_id.into()));
         self
     }
 
