@@ -6,15 +6,27 @@ use std::time::Duration;
 use bytes::Bytes;
 use fred::clients::Client;
 use fred::interfaces::{
-    ClientLike, ClusterInterface, HashesInterface, KeysInterface, LuaInterface,
+    ClientLike, ClusterInterface, KeysInterface, LuaInterface,
 };
 use fred::types::Value;
 use fred::types::config::{Options, Server};
+use fred::types::{Expiration, SetOptions};
 use fred::types::scan::ScanType;
 use fred::types::scripts::Script;
 use store_core::{Delivery, Error, Result};
 
 use crate::error::from_fred;
+
+/// The plain `SET` forms the store sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SetMode {
+    /// Unconditional.
+    Always,
+    /// `NX GET`: written only when absent; the reply is the current value otherwise.
+    IfAbsentGet,
+    /// `XX`: written only when present; the reply is nil otherwise.
+    IfPresent,
+}
 
 /// Whether fred may send a command again after the connection dropped with it in
 /// flight: only when doing it twice changes nothing.
@@ -74,12 +86,34 @@ impl Conn {
         }
     }
 
-    pub(crate) async fn hmget(&self, key: String, fields: &[&str]) -> Result<Vec<Value>> {
+    /// `GET`: the stored form, `None` when the key does not exist.
+    pub(crate) async fn get(&self, key: String) -> Result<Option<Bytes>> {
         self.ensure_connected()?;
-        let fields: Vec<&str> = fields.to_vec();
         self.client
             .with_options(&self.options(Replay::Safe, None))
-            .hmget::<Vec<Value>, _, _>(key, fields)
+            .get::<Option<Bytes>, _>(key)
+            .await
+            .map_err(|e| from_fred(e, true))
+    }
+
+    /// `SET key value [PX ttl] [NX GET | XX]`, sent at most once.
+    pub(crate) async fn set(
+        &self,
+        key: String,
+        value: Bytes,
+        ttl_ms: Option<u64>,
+        mode: SetMode,
+    ) -> Result<Value> {
+        self.ensure_connected()?;
+        let expire = ttl_ms.map(|ms| Expiration::PX(i64::try_from(ms).unwrap_or(i64::MAX)));
+        let (options, get) = match mode {
+            SetMode::Always => (None, false),
+            SetMode::IfAbsentGet => (Some(SetOptions::NX), true),
+            SetMode::IfPresent => (Some(SetOptions::XX), false),
+        };
+        self.client
+            .with_options(&self.options(Replay::AtMostOnce, None))
+            .set::<Value, _, _>(key, Value::Bytes(value), expire, options, get)
             .await
             .map_err(|e| from_fred(e, true))
     }
@@ -148,7 +182,7 @@ impl Conn {
         nodes.into_iter().map(Some).collect()
     }
 
-    /// One `SCAN` page of hashes matching `pattern` on `node`.
+    /// One `SCAN` page of strings matching `pattern` on `node`.
     pub(crate) async fn scan(
         &self,
         node: Option<Server>,
@@ -164,7 +198,7 @@ impl Conn {
                 cursor.to_owned(),
                 pattern.to_owned(),
                 Some(count),
-                Some(ScanType::Hash),
+                Some(ScanType::String),
             )
             .await
             .map_err(|e| from_fred(e, true))?;

@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod error;
 mod keys;
+mod layout;
 #[cfg(feature = "monitor")]
 mod monitor;
 mod scripts;

@@ -1,108 +1,120 @@
-//! The Lua scripts behind every conditional or read-modify-write operation.
+//! The Lua scripts behind the two operations no single Redis command does: a write
+//! conditional on the version, and `incr` on the entry layout of [`crate::layout`].
 //!
-//! ## Layout
-//!
-//! Each entry is one Redis hash at its physical key (see [`crate::keys`]):
-//!
-//! | field | holds |
-//! |---|---|
-//! | `v` | the value's bytes (a counter as its decimal string, so `HINCRBY` works on it) |
-//! | `ver` | the entry's version, a random 64-bit number in decimal |
-//! | `exp` | the absolute expiry in Unix milliseconds, when the entry has a TTL |
-//!
-//! and the key carries the same expiry natively (`PEXPIREAT`), so Redis drops it on
-//! time and never returns it late. Expiries are computed from the server's `TIME`, never
-//! from a client clock. Counter arithmetic is `HINCRBY`'s (exact 64-bit, overflow
-//! refused); Lua numbers (doubles) never hold a counter.
-//!
-//! `get` is a plain `HMGET` and an unconditional `delete` a plain `DEL`; everything
-//! else is one `EVALSHA` of a script below, so every operation is one round trip.
+//! Every other operation is one plain command. Expiries computed here come from the
+//! server's `TIME`, never from a client clock, and counter arithmetic is exact over the
+//! whole 64-bit range even though Lua's numbers are doubles.
 
 use fred::types::scripts::Script;
 
-/// `set` with any condition. ARGV: condition (`always`, `absent`, `present`,
-/// `version`), expected version, new version, value, TTL in ms (empty: none).
-/// Returns `{1}` or `{1, exp}` when written; `{0}` or `{0, v, ver, exp}` when rejected.
-/// An unconditional write without TTL is two calls (`HSET`, `HDEL exp`), a conditional
-/// one without TTL two as well (`HMGET`, `HSET`).
-pub(crate) const SET: &str = r#"
+/// `set` if the entry's version matches. KEYS: the entry. ARGV: the expected mark and
+/// version (9 bytes), the new stored form, the TTL in ms (empty: none).
+/// Returns `1` when written; nil (absent) or the current stored form when rejected.
+/// Reads only the 9 bytes it compares (`GETRANGE`), whatever the value's size.
+pub(crate) const SET_IF_VERSION: &str = r#"
 local key = KEYS[1]
-local cond, expected, version, value, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local had_exp = true
-if cond ~= 'always' then
-  local cur = redis.call('HMGET', key, 'v', 'ver', 'exp')
-  local live = cur[1] ~= false
-  local ok
-  if cond == 'absent' then ok = not live
-  elseif cond == 'present' then ok = live
-  else ok = live and cur[2] == expected end
-  if not ok then
-    if live then return {0, cur[1], cur[2], cur[3]} end
-    return {0}
-  end
-  had_exp = cur[3] ~= false
+if redis.call('GETRANGE', key, 0, 8) ~= ARGV[1] then
+  return redis.call('GET', key)
 end
-if ttl == '' then
-  redis.call('HSET', key, 'v', value, 'ver', version)
-  if had_exp and redis.call('HDEL', key, 'exp') == 1 then redis.call('PERSIST', key) end
-  return {1}
+if ARGV[3] == '' then
+  redis.call('SET', key, ARGV[2])
+else
+  redis.call('SET', key, ARGV[2], 'PX', ARGV[3])
 end
-local now = redis.call('TIME')
-local exp = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
-redis.call('HSET', key, 'v', value, 'ver', version, 'exp', exp)
-redis.call('PEXPIREAT', key, exp)
-return {1, exp}
+return 1
 "#;
 
-/// `incr`. ARGV: delta, new version, TTL in ms (empty: none), applied only when the
-/// call creates the counter. Returns `{value, exp}` (`value` an integer, or its decimal
-/// string beyond 2^52 where Lua's doubles stop being exact), `{'nan'}` (not a counter)
-/// or `{'overflow'}`; the counter is unchanged in the last two.
-///
-/// `HINCRBY` does the arithmetic (exact 64-bit, refuses overflow, and accepts only
-/// canonical decimals: Redis's own rule for what a counter is). Writing the new version
-/// then tells whether the call created the counter: `HSET` reports a new field only when
-/// the hash did not exist before `HINCRBY` (every live entry has a version). So the
-/// steady state is three calls with no parsing in Lua (`HINCRBY`, `HSET`, `HGET exp`),
-/// measured 15% faster than reading first and adding in Lua.
-pub(crate) const INCR: &str = r#"
-local key = KEYS[1]
-local delta, version, ttl = ARGV[1], ARGV[2], ARGV[3]
-local n = redis.pcall('HINCRBY', key, 'v', delta)
-if type(n) == 'table' then
-  if string.find(n.err, 'overflow', 1, true) then return {'overflow'} end
-  if string.find(n.err, 'not an integer', 1, true) then return {'nan'} end
-  return redis.error_reply(n.err)
-end
--- Lua holds integer replies as doubles: past 2^52 return the exact decimal instead.
-if n > 4503599627370496 or n < -4503599627370496 then
-  n = redis.call('HGET', key, 'v')
-end
-if redis.call('HSET', key, 'ver', version) == 0 then
-  return {n, redis.call('HGET', key, 'exp')}
-end
-if ttl == '' then
-  return {n, false}
-end
-local now = redis.call('TIME')
-local exp = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl))
-redis.call('HSET', key, 'exp', exp)
-redis.call('PEXPIREAT', key, exp)
-return {n, exp}
-"#;
-
-/// `delete` if the version matches. ARGV: expected version. Returns 1 if removed.
+/// `delete` if the version matches. ARGV: the expected mark and version (9 bytes).
+/// Returns 1 if removed.
 pub(crate) const DELETE_IF_VERSION: &str = r#"
-if redis.call('HGET', KEYS[1], 'ver') == ARGV[1] then
+if redis.call('GETRANGE', KEYS[1], 0, 8) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
 "#;
 
+/// `incr`. KEYS: the counter. ARGV: delta (decimal), the new version (8 bytes), TTL in ms
+/// (empty: none), applied only when the call creates the counter.
+/// Returns `{value, exp}` (`value` an integer, or its decimal string past 15 digits;
+/// `exp` Unix ms or nil), `{'nan'}` (the value is not a canonical 64-bit decimal, Redis's
+/// own rule for `INCRBY`), `{'overflow'}`, or `{'layout'}` (not a fleetstate entry);
+/// nothing changes in the last three.
+///
+/// Two calls in the steady state (`GET`, `SET … KEEPTTL`). Numbers of at most 15
+/// characters are added as doubles, exactly; longer ones as two exact parts, the digits
+/// above and below 10^9, so no 64-bit value is ever rounded.
+pub(crate) const INCR: &str = r#"
+local key = KEYS[1]
+local delta, version, ttl = ARGV[1], ARGV[2], ARGV[3]
+local B = 1000000000
+
+-- A canonical decimal as {hi, lo}, value = hi * 10^9 + lo with 0 <= lo < 10^9.
+local function split(s)
+  if s ~= '0' and not string.find(s, '^%-?[1-9]%d*$') then return nil end
+  local neg = string.byte(s, 1) == 45
+  local digits = neg and string.sub(s, 2) or s
+  if #digits > 19 then return nil end
+  local hi = tonumber(string.sub(digits, 1, -10)) or 0
+  local lo = tonumber(string.sub(digits, -9))
+  if neg then hi, lo = -hi, -lo end
+  local carry = math.floor(lo / B)
+  return hi + carry, lo - carry * B
+end
+
+local function in_range(hi, lo)
+  if hi > 9223372036 or (hi == 9223372036 and lo > 854775807) then return false end
+  if hi < -9223372037 or (hi == -9223372037 and lo < 145224192) then return false end
+  return true
+end
+
+local function join(hi, lo)
+  if hi == 0 then return string.format('%d', lo) end
+  if hi > 0 then return string.format('%d%09d', hi, lo) end
+  if lo == 0 then return string.format('-%d000000000', -hi) end
+  if hi == -1 then return string.format('-%d', B - lo) end
+  return string.format('-%d%09d', -hi - 1, B - lo)
+end
+
+local cur = redis.call('GET', key)
+if not cur then
+  if ttl == '' then
+    redis.call('SET', key, '\1' .. version .. '\0\0\0\0\0\0\0\0' .. delta)
+    return {delta, false}
+  end
+  local now = redis.call('TIME')
+  local exp = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl)
+  local packed = struct.pack('>I4I4', math.floor(exp / 4294967296), exp % 4294967296)
+  redis.call('SET', key, '\1' .. version .. packed .. delta, 'PXAT', string.format('%.0f', exp))
+  return {delta, exp}
+end
+if #cur < 17 or string.byte(cur, 1) ~= 1 then return {'layout'} end
+local body = string.sub(cur, 18)
+local sum
+if #body <= 15 and #delta <= 15 then
+  if body ~= '0' and not string.find(body, '^%-?[1-9]%d*$') then return {'nan'} end
+  sum = tonumber(body) + tonumber(delta)
+  sum = string.format('%d', sum)
+else
+  local bh, bl = split(body)
+  if bh == nil or not in_range(bh, bl) then return {'nan'} end
+  local dh, dl = split(delta)
+  local hi, lo = bh + dh, bl + dl
+  local carry = math.floor(lo / B)
+  hi, lo = hi + carry, lo - carry * B
+  if not in_range(hi, lo) then return {'overflow'} end
+  sum = join(hi, lo)
+end
+redis.call('SET', key, '\1' .. version .. string.sub(cur, 10, 17) .. sum, 'KEEPTTL')
+local a, b = struct.unpack('>I4I4', cur, 10)
+local exp = a * 4294967296 + b
+if exp == 0 then exp = false end
+return {sum, exp}
+"#;
+
 /// The scripts, hashed once.
 #[derive(Debug, Clone)]
 pub(crate) struct Scripts {
-    pub(crate) set: Script,
+    pub(crate) set_if_version: Script,
     pub(crate) incr: Script,
     pub(crate) delete_if_version: Script,
 }
@@ -110,7 +122,7 @@ pub(crate) struct Scripts {
 impl Scripts {
     pub(crate) fn new() -> Self {
         Scripts {
-            set: Script::from_lua(SET),
+            set_if_version: Script::from_lua(SET_IF_VERSION),
             incr: Script::from_lua(INCR),
             delete_if_version: Script::from_lua(DELETE_IF_VERSION),
         }

@@ -13,7 +13,8 @@ use store_core::{
     SetOptions, SetOutcome, Store, Timestamp, Version, keys, ttl_millis, validate,
 };
 
-use crate::client::{Conn, Replay, into_bytes};
+use crate::client::{Conn, Replay, SetMode, into_bytes};
+use crate::layout;
 use crate::config::RedisStoreBuilder;
 use crate::error::unexpected;
 use crate::keys::{NamespaceKeys, WalkState};
@@ -29,9 +30,10 @@ const FINISHED: &str = "-";
 
 /// The fleetstate store on Redis, single node or cluster.
 ///
-/// Every operation is one round trip: `get` is an `HMGET`, an unconditional `delete`
-/// a `DEL`, everything else one `EVALSHA` of a script (see the crate docs for the
-/// layout). Clones share the connection.
+/// Every operation is one round trip and, but for `incr` and the version-conditional
+/// writes (one `EVALSHA` each), one plain command: `GET`, `SET`, `SET … NX GET`,
+/// `SET … XX`, `DEL`, `EXISTS` (see the crate docs for the layout). Clones share the
+/// connection.
 #[derive(Debug, Clone)]
 pub struct RedisStore {
     conn: Conn,
@@ -104,44 +106,37 @@ impl RedisStore {
     }
 }
 
-fn new_version() -> u64 {
-    fastrand::u64(1..)
+fn new_version() -> Version {
+    Version::from_raw(fastrand::u64(1..))
 }
 
-fn text(value: Value) -> Option<String> {
-    into_bytes(value).map(|b| String::from_utf8_lossy(&b).into_owned())
-}
-
-fn number<T: std::str::FromStr>(value: Value, what: &str) -> Result<Option<T>> {
-    match text(value) {
-        None => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|_| unexpected(what, s)),
-    }
-}
-
-/// An entry from the `[v, ver, exp]` fields, `None` when the key does not exist.
-fn entry_of(mut fields: Vec<Value>) -> Result<Option<Entry>> {
-    if fields.len() != 3 {
-        return Err(unexpected("HMGET v ver exp", fields));
-    }
-    let exp = fields.pop().unwrap_or(Value::Null);
-    let ver = fields.pop().unwrap_or(Value::Null);
-    let Some(value) = fields.pop().and_then(into_bytes) else {
-        return Ok(None);
-    };
-    let version = number::<u64>(ver, "entry version")?
-        .ok_or_else(|| unexpected("entry without version", &value))?;
-    Ok(Some(Entry {
-        value,
-        version: Version::from_raw(version),
-        expires_at: number::<u64>(exp, "entry expiry")?.map(Timestamp::from_millis),
-    }))
+/// The version tag and stored form of a write of `value`.
+fn stored(value: &[u8], ttl: Option<Duration>) -> (Version, Bytes) {
+    let version = new_version();
+    let expires_at = ttl.map(|ttl| Timestamp::now().add_ttl(ttl));
+    (version, layout::encode(version, expires_at, value))
 }
 
 fn ttl_arg(ttl: Option<Duration>) -> Value {
     match ttl {
         Some(ttl) => Value::from(ttl_millis(ttl).to_string()),
         None => Value::from(""),
+    }
+}
+
+/// A reply holding a decimal number (`incr`'s value and expiry).
+fn decimal<T: std::str::FromStr>(value: Value, what: &str) -> Result<Option<T>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Integer(i) => i.to_string().parse().map(Some).map_err(|_| unexpected(what, i)),
+        other => {
+            let raw = into_bytes(other).ok_or_else(|| unexpected(what, "a non-number"))?;
+            std::str::from_utf8(&raw)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map(Some)
+                .ok_or_else(|| unexpected(what, raw))
+        }
     }
 }
 
@@ -152,11 +147,10 @@ fn node_name(node: &Option<Server>) -> String {
 impl Store for RedisStore {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
         validate::entry_key(&self.capabilities, namespace, key)?;
-        let fields = self
-            .conn
-            .hmget(self.key(namespace, key), &["v", "ver", "exp"])
-            .await?;
-        entry_of(fields)
+        match self.conn.get(self.key(namespace, key)).await? {
+            Some(raw) => layout::decode(raw).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// `EXISTS`: one command, no value transferred. Exact because every entry carries
@@ -174,42 +168,51 @@ impl Store for RedisStore {
         opts: SetOptions,
     ) -> Result<SetOutcome> {
         validate::set(&self.capabilities, namespace, key, &value, &opts)?;
-        let (condition, expected) = match opts.condition {
-            Condition::Always => ("always", String::new()),
-            Condition::IfAbsent => ("absent", String::new()),
-            Condition::IfPresent => ("present", String::new()),
-            Condition::IfVersion(v) => ("version", v.as_raw().to_string()),
-        };
-        let version = new_version();
-        let args = || {
-            vec![
-                Value::from(condition),
-                Value::from(expected.as_str()),
-                Value::from(version.to_string()),
-                Value::Bytes(value.clone()),
-                ttl_arg(opts.ttl),
-            ]
-        };
+        let (version, raw) = stored(&value, opts.ttl);
         let physical = self.key(namespace, key);
-        let reply = self
-            .conn
-            .eval(&self.scripts.set, &physical, args, Replay::AtMostOnce)
-            .await?;
-        let Value::Array(mut parts) = reply else {
-            return Err(unexpected("set", reply));
+        let ttl_ms = opts.ttl.map(ttl_millis);
+        let mode = match opts.condition {
+            Condition::Always => SetMode::Always,
+            Condition::IfAbsent => SetMode::IfAbsentGet,
+            Condition::IfPresent => SetMode::IfPresent,
+            Condition::IfVersion(expected) => {
+                let expected = layout::version_tag(expected);
+                let args = || {
+                    vec![
+                        Value::Bytes(expected.clone()),
+                        Value::Bytes(raw.clone()),
+                        ttl_arg(opts.ttl),
+                    ]
+                };
+                let reply = self
+                    .conn
+                    .eval(&self.scripts.set_if_version, &physical, args, Replay::AtMostOnce)
+                    .await?;
+                return match reply {
+                    Value::Integer(1) => Ok(SetOutcome::Written(version)),
+                    Value::Null => Ok(SetOutcome::Rejected { current: None }),
+                    other => match into_bytes(other) {
+                        Some(current) => Ok(SetOutcome::Rejected {
+                            current: Some(layout::decode(current)?),
+                        }),
+                        None => Err(unexpected("set if version", "a non-string reply")),
+                    },
+                };
+            }
         };
-        let head = if parts.is_empty() {
-            return Err(unexpected("set", parts));
-        } else {
-            parts.remove(0)
-        };
-        match (head.as_i64(), parts.len()) {
-            (Some(1), _) => Ok(SetOutcome::Written(Version::from_raw(version))),
-            (Some(0), 0) => Ok(SetOutcome::Rejected { current: None }),
-            (Some(0), 3) => Ok(SetOutcome::Rejected {
-                current: entry_of(parts)?,
-            }),
-            _ => Err(unexpected("set", (head, parts))),
+        let reply = self.conn.set(physical, raw, ttl_ms, mode).await?;
+        match (mode, reply) {
+            // `NX GET`: nil when it wrote, the current entry when it did not.
+            (SetMode::IfAbsentGet, Value::Null) => Ok(SetOutcome::Written(version)),
+            (SetMode::IfAbsentGet, current) => match into_bytes(current) {
+                Some(current) => Ok(SetOutcome::Rejected {
+                    current: Some(layout::decode(current)?),
+                }),
+                None => Err(unexpected("SET NX GET", "a non-string reply")),
+            },
+            // `XX`: nil when there was nothing to overwrite.
+            (SetMode::IfPresent, Value::Null) => Ok(SetOutcome::Rejected { current: None }),
+            (_, _) => Ok(SetOutcome::Written(version)),
         }
     }
 
@@ -219,7 +222,8 @@ impl Store for RedisStore {
         let removed = match condition {
             DeleteCondition::Always => self.conn.del(physical).await?,
             DeleteCondition::IfVersion(v) => {
-                let args = || vec![Value::from(v.as_raw().to_string())];
+                let expected = layout::version_tag(v);
+                let args = || vec![Value::Bytes(expected.clone())];
                 let reply = self
                     .conn
                     .eval(
@@ -243,11 +247,11 @@ impl Store for RedisStore {
         ttl: Option<Duration>,
     ) -> Result<IncrOutcome> {
         validate::incr(&self.capabilities, namespace, key, ttl)?;
-        let version = new_version();
+        let version = Bytes::copy_from_slice(&new_version().as_raw().to_be_bytes());
         let args = || {
             vec![
                 Value::from(delta.to_string()),
-                Value::from(version.to_string()),
+                Value::Bytes(version.clone()),
                 ttl_arg(ttl),
             ]
         };
@@ -260,28 +264,18 @@ impl Store for RedisStore {
             return Err(unexpected("incr", reply));
         };
         let mut parts = parts.into_iter();
-        match parts.next() {
-            Some(Value::Integer(value)) => {
-                let expires_at = number::<u64>(parts.next().unwrap_or(Value::Null), "expiry")?
-                    .map(Timestamp::from_millis);
-                Ok(IncrOutcome { value, expires_at })
-            }
-            Some(other) => match into_bytes(other).as_deref() {
-                Some(b"nan") => Err(Error::NotACounter),
-                Some(b"overflow") => Err(Error::CounterOverflow),
-                Some(decimal) => {
-                    let value = std::str::from_utf8(decimal)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok())
-                        .ok_or_else(|| unexpected("incr", decimal))?;
-                    let expires_at = number::<u64>(parts.next().unwrap_or(Value::Null), "expiry")?
-                        .map(Timestamp::from_millis);
-                    Ok(IncrOutcome { value, expires_at })
-                }
-                None => Err(unexpected("incr", "nil status")),
-            },
-            None => Err(unexpected("incr", "empty reply")),
+        let head = parts.next().unwrap_or(Value::Null);
+        match into_bytes(head.clone()).as_deref() {
+            Some(b"nan") => return Err(Error::NotACounter),
+            Some(b"overflow") => return Err(Error::CounterOverflow),
+            Some(b"layout") => return Err(unexpected("incr", "a value in another layout")),
+            _ => {}
         }
+        let value = decimal::<i64>(head, "incr value")?
+            .ok_or_else(|| unexpected("incr", "nil value"))?;
+        let expires_at = decimal::<u64>(parts.next().unwrap_or(Value::Null), "incr expiry")?
+            .map(Timestamp::from_millis);
+        Ok(IncrOutcome { value, expires_at })
     }
 
     async fn list(

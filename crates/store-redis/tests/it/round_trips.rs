@@ -26,7 +26,12 @@ async fn every_operation_is_one_command_sent() {
     let key = store.physical_key(&ns, "k");
     // Scripts are loaded before monitoring so a first NOSCRIPT does not count.
     store
-        .set(&ns, "warm", Bytes::new(), SetOptions::if_absent())
+        .set(
+            &ns,
+            "warm",
+            Bytes::new(),
+            SetOptions::if_version(store_core::Version::from_raw(1)),
+        )
         .await
         .unwrap();
     store.incr(&ns, "warm-c", 1, None).await.unwrap();
@@ -70,6 +75,11 @@ async fn every_operation_is_one_command_sent() {
         )
         .await
         .unwrap();
+    let present = store
+        .set(&ns, "k", Bytes::from_static(b"y"), SetOptions::if_present())
+        .await
+        .unwrap();
+    assert!(present.version().is_some());
     store.incr(&ns, "k-counter", 1, ttl).await.unwrap();
     store
         .delete(&ns, "k", DeleteCondition::Always)
@@ -101,9 +111,9 @@ async fn every_operation_is_one_command_sent() {
     assert_eq!(
         sent,
         vec![
-            "EVALSHA", "HMGET", "EVALSHA", "EVALSHA", "EVALSHA", "DEL", "EVALSHA"
+            "SET", "GET", "SET", "EVALSHA", "SET", "EVALSHA", "DEL", "EVALSHA"
         ],
-        "set, get, rejected set (no follow-up read), CAS set, incr, delete, conditional delete: \
-         one command each"
+        "set, get, rejected insert (the reply is the current entry: no follow-up read), \
+         CAS set, set if present, incr, delete, conditional delete: one command each"
     );
 }
