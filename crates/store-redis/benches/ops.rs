@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fred::interfaces::KeysInterface;
-use store_core::{Bytes, SetOptions, Store};
+use store_core::{Bytes, SetOptions, Store, Version};
 use store_redis::RedisStore;
 use store_redis::fred;
 
@@ -19,30 +19,28 @@ const NS: &str = "bench";
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
-    /// Diagnostic: the raw side sends `HMGET key v ver exp` (the store's layout) instead
-    /// of `GET`, separating the cost of the layout from the cost of the store's code.
-    GetVsHmget,
     Get,
     Set,
     Incr,
     CondSet,
+    /// A compare-and-set that succeeds: each task owns its key and keeps its version.
+    CasSet,
 }
 
 impl Op {
     fn name(self) -> &'static str {
         match self {
-            Op::GetVsHmget => "get",
             Op::Get => "get",
             Op::Set => "set",
             Op::Incr => "incr",
             Op::CondSet => "set IfAbsent",
+            Op::CasSet => "set IfVersion",
         }
     }
     fn baseline(self) -> &'static str {
         match self {
-            Op::GetVsHmget => "HMGET v ver exp",
             Op::Get => "GET",
-            Op::Set | Op::CondSet => "SET",
+            Op::Set | Op::CondSet | Op::CasSet => "SET",
             Op::Incr => "INCR",
         }
     }
@@ -54,10 +52,17 @@ fn redis_url() -> Option<String> {
     store_core::conformance::service_url("FLEETSTATE_REDIS_URL")
 }
 
-async fn store_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
+async fn store_op(
+    store: &RedisStore,
+    op: Op,
+    i: usize,
+    value: &Bytes,
+    owned: &str,
+    version: &mut Option<Version>,
+) {
     let key = format!("k{}", i % KEYS);
     match op {
-        Op::Get | Op::GetVsHmget => drop(store.get(NS, &key).await.expect("get")),
+        Op::Get => drop(store.get(NS, &key).await.expect("get")),
         Op::Set => drop(
             store
                 .set(NS, &key, value.clone(), SetOptions::always())
@@ -76,6 +81,21 @@ async fn store_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
                 .await
                 .expect("set IfAbsent"),
         ),
+        Op::CasSet => {
+            let opts = match *version {
+                Some(v) => SetOptions::if_version(v),
+                None => SetOptions::always(),
+            };
+            let written = store
+                .set(NS, owned, value.clone(), opts)
+                .await
+                .expect("set IfVersion");
+            *version = Some(
+                written
+                    .version()
+                    .expect("the task owns its key: never rejected"),
+            );
+        }
     }
 }
 
@@ -83,17 +103,8 @@ async fn raw_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
     let client = store.client();
     let key = format!("raw:k{}", i % KEYS);
     match op {
-        Op::GetVsHmget => drop(
-            fred::interfaces::HashesInterface::hmget::<Vec<fred::types::Value>, _, _>(
-                client,
-                store.physical_key(NS, &format!("k{}", i % KEYS)),
-                vec!["v", "ver", "exp"],
-            )
-            .await
-            .expect("HMGET"),
-        ),
         Op::Get => drop(client.get::<Option<Bytes>, _>(key).await.expect("GET")),
-        Op::Set | Op::CondSet => client
+        Op::Set | Op::CondSet | Op::CasSet => client
             .set::<(), _, _>(key, value.clone(), None, None, false)
             .await
             .expect("SET"),
@@ -116,11 +127,13 @@ async fn throughput(store: &RedisStore, raw: bool, op: Op, tasks: usize) -> f64 
             let (store, done, value) = (store.clone(), done.clone(), value.clone());
             tokio::spawn(async move {
                 let mut i = t * 7919;
+                let owned = format!("owned-{t}");
+                let mut version = None;
                 while Instant::now() < deadline {
                     if raw {
                         raw_op(&store, op, i, &value).await;
                     } else {
-                        store_op(&store, op, i, &value).await;
+                        store_op(&store, op, i, &value, &owned, &mut version).await;
                     }
                     i += 1;
                     done.fetch_add(1, Ordering::Relaxed);
@@ -159,7 +172,7 @@ fn main() {
     rt.block_on(async {
         let store = RedisStore::connect(&url).await.expect("connect");
         // Warm up: scripts loaded, keys present.
-        for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet] {
+        for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
             throughput(&store, false, op, 8).await;
             throughput(&store, true, op, 8).await;
         }
@@ -168,7 +181,7 @@ fn main() {
             ROUND.as_millis()
         );
         println!("op            tasks        store          raw    ratio  baseline");
-        for op in [Op::Get, Op::GetVsHmget, Op::Set, Op::Incr, Op::CondSet] {
+        for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
             for tasks in [1, 32] {
                 let (mut ours, mut raw) = (Vec::new(), Vec::new());
                 for _ in 0..ROUNDS {

@@ -5,14 +5,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fred::clients::Client;
-use fred::interfaces::{
-    ClientLike, ClusterInterface, KeysInterface, LuaInterface,
-};
+use fred::interfaces::{ClientLike, ClusterInterface, KeysInterface, LuaInterface};
 use fred::types::Value;
 use fred::types::config::{Options, Server};
-use fred::types::{Expiration, SetOptions};
 use fred::types::scan::ScanType;
 use fred::types::scripts::Script;
+use fred::types::{Expiration, SetOptions};
 use store_core::{Delivery, Error, Result};
 
 use crate::error::from_fred;

@@ -35,80 +35,72 @@ return 0
 
 /// `incr`. KEYS: the counter. ARGV: delta (decimal), the new version (8 bytes), TTL in ms
 /// (empty: none), applied only when the call creates the counter.
-/// Returns `{value, exp}` (`value` an integer, or its decimal string past 15 digits;
-/// `exp` Unix ms or nil), `{'nan'}` (the value is not a canonical 64-bit decimal, Redis's
-/// own rule for `INCRBY`), `{'overflow'}`, or `{'layout'}` (not a fleetstate entry);
-/// nothing changes in the last three.
+/// Returns the counter's new stored form (header and decimal value, so the reply needs
+/// no separate fields), or an integer when nothing changed: `0` the value is not a
+/// canonical 64-bit decimal (Redis's own rule for `INCRBY`), `1` overflow, `2` not a
+/// fleetstate entry.
 ///
-/// Two calls in the steady state (`GET`, `SET … KEEPTTL`). Numbers of at most 15
-/// characters are added as doubles, exactly; longer ones as two exact parts, the digits
-/// above and below 10^9, so no 64-bit value is ever rounded.
+/// Two calls in the steady state (`GET`, `SET … KEEPTTL`) and as little Lua as will do:
+/// values and deltas of at most 15 characters are added as doubles, exactly; longer ones
+/// as two exact parts, the digits above and below 10^9, so no 64-bit value is ever
+/// rounded. The helpers of that second path are defined only on it: a closure built on
+/// every call cost a measurable share of the script.
 pub(crate) const INCR: &str = r#"
-local key = KEYS[1]
-local delta, version, ttl = ARGV[1], ARGV[2], ARGV[3]
-local B = 1000000000
-
--- A canonical decimal as {hi, lo}, value = hi * 10^9 + lo with 0 <= lo < 10^9.
-local function split(s)
-  if s ~= '0' and not string.find(s, '^%-?[1-9]%d*$') then return nil end
-  local neg = string.byte(s, 1) == 45
-  local digits = neg and string.sub(s, 2) or s
-  if #digits > 19 then return nil end
-  local hi = tonumber(string.sub(digits, 1, -10)) or 0
-  local lo = tonumber(string.sub(digits, -9))
-  if neg then hi, lo = -hi, -lo end
-  local carry = math.floor(lo / B)
-  return hi + carry, lo - carry * B
-end
-
-local function in_range(hi, lo)
-  if hi > 9223372036 or (hi == 9223372036 and lo > 854775807) then return false end
-  if hi < -9223372037 or (hi == -9223372037 and lo < 145224192) then return false end
-  return true
-end
-
-local function join(hi, lo)
-  if hi == 0 then return string.format('%d', lo) end
-  if hi > 0 then return string.format('%d%09d', hi, lo) end
-  if lo == 0 then return string.format('-%d000000000', -hi) end
-  if hi == -1 then return string.format('-%d', B - lo) end
-  return string.format('-%d%09d', -hi - 1, B - lo)
-end
-
+local key, delta = KEYS[1], ARGV[1]
 local cur = redis.call('GET', key)
 if not cur then
-  if ttl == '' then
-    redis.call('SET', key, '\1' .. version .. '\0\0\0\0\0\0\0\0' .. delta)
-    return {delta, false}
+  local new
+  if ARGV[3] == '' then
+    new = '\1' .. ARGV[2] .. '\0\0\0\0\0\0\0\0' .. delta
+    redis.call('SET', key, new)
+  else
+    local now = redis.call('TIME')
+    local exp = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3])
+    new = '\1' .. ARGV[2] .. struct.pack('>I4I4', math.floor(exp / 4294967296), exp % 4294967296) .. delta
+    redis.call('SET', key, new, 'PXAT', string.format('%.0f', exp))
   end
-  local now = redis.call('TIME')
-  local exp = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ttl)
-  local packed = struct.pack('>I4I4', math.floor(exp / 4294967296), exp % 4294967296)
-  redis.call('SET', key, '\1' .. version .. packed .. delta, 'PXAT', string.format('%.0f', exp))
-  return {delta, exp}
+  return new
 end
-if #cur < 17 or string.byte(cur, 1) ~= 1 then return {'layout'} end
+if string.byte(cur, 1) ~= 1 or #cur < 17 then return 2 end
 local body = string.sub(cur, 18)
 local sum
 if #body <= 15 and #delta <= 15 then
-  if body ~= '0' and not string.find(body, '^%-?[1-9]%d*$') then return {'nan'} end
-  sum = tonumber(body) + tonumber(delta)
-  sum = string.format('%d', sum)
+  if body ~= '0' and not string.find(body, '^%-?[1-9]%d*$') then return 0 end
+  sum = string.format('%d', tonumber(body) + tonumber(delta))
 else
+  local B = 1000000000
+  -- A canonical decimal as hi, lo: value = hi * 10^9 + lo, 0 <= lo < 10^9.
+  local function split(s)
+    if s ~= '0' and not string.find(s, '^%-?[1-9]%d*$') then return nil end
+    local neg = string.byte(s, 1) == 45
+    local digits = neg and string.sub(s, 2) or s
+    if #digits > 19 then return nil end
+    local hi = tonumber(string.sub(digits, 1, -10)) or 0
+    local lo = tonumber(string.sub(digits, -9))
+    if neg then hi, lo = -hi, -lo end
+    local carry = math.floor(lo / B)
+    return hi + carry, lo - carry * B
+  end
+  local function in_range(hi, lo)
+    if hi > 9223372036 or (hi == 9223372036 and lo > 854775807) then return false end
+    return hi > -9223372037 or (hi == -9223372037 and lo >= 145224192)
+  end
   local bh, bl = split(body)
-  if bh == nil or not in_range(bh, bl) then return {'nan'} end
+  if bh == nil or not in_range(bh, bl) then return 0 end
   local dh, dl = split(delta)
   local hi, lo = bh + dh, bl + dl
   local carry = math.floor(lo / B)
   hi, lo = hi + carry, lo - carry * B
-  if not in_range(hi, lo) then return {'overflow'} end
-  sum = join(hi, lo)
+  if not in_range(hi, lo) then return 1 end
+  if hi == 0 then sum = string.format('%d', lo)
+  elseif hi > 0 then sum = string.format('%d%09d', hi, lo)
+  elseif lo == 0 then sum = string.format('-%d000000000', -hi)
+  elseif hi == -1 then sum = string.format('-%d', B - lo)
+  else sum = string.format('-%d%09d', -hi - 1, B - lo) end
 end
-redis.call('SET', key, '\1' .. version .. string.sub(cur, 10, 17) .. sum, 'KEEPTTL')
-local a, b = struct.unpack('>I4I4', cur, 10)
-local exp = a * 4294967296 + b
-if exp == 0 then exp = false end
-return {sum, exp}
+local new = '\1' .. ARGV[2] .. string.sub(cur, 10, 17) .. sum
+redis.call('SET', key, new, 'KEEPTTL')
+return new
 "#;
 
 /// The scripts, hashed once.

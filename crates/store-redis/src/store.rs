@@ -14,10 +14,10 @@ use store_core::{
 };
 
 use crate::client::{Conn, Replay, SetMode, into_bytes};
-use crate::layout;
 use crate::config::RedisStoreBuilder;
 use crate::error::unexpected;
 use crate::keys::{NamespaceKeys, WalkState};
+use crate::layout;
 use crate::scripts::Scripts;
 
 /// Largest page one `list` call returns.
@@ -124,22 +124,6 @@ fn ttl_arg(ttl: Option<Duration>) -> Value {
     }
 }
 
-/// A reply holding a decimal number (`incr`'s value and expiry).
-fn decimal<T: std::str::FromStr>(value: Value, what: &str) -> Result<Option<T>> {
-    match value {
-        Value::Null => Ok(None),
-        Value::Integer(i) => i.to_string().parse().map(Some).map_err(|_| unexpected(what, i)),
-        other => {
-            let raw = into_bytes(other).ok_or_else(|| unexpected(what, "a non-number"))?;
-            std::str::from_utf8(&raw)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .map(Some)
-                .ok_or_else(|| unexpected(what, raw))
-        }
-    }
-}
-
 fn node_name(node: &Option<Server>) -> String {
     node.as_ref().map(|s| s.to_string()).unwrap_or_default()
 }
@@ -186,7 +170,12 @@ impl Store for RedisStore {
                 };
                 let reply = self
                     .conn
-                    .eval(&self.scripts.set_if_version, &physical, args, Replay::AtMostOnce)
+                    .eval(
+                        &self.scripts.set_if_version,
+                        &physical,
+                        args,
+                        Replay::AtMostOnce,
+                    )
                     .await?;
                 return match reply {
                     Value::Integer(1) => Ok(SetOutcome::Written(version)),
@@ -260,22 +249,21 @@ impl Store for RedisStore {
             .conn
             .eval(&self.scripts.incr, &physical, args, Replay::AtMostOnce)
             .await?;
-        let Value::Array(parts) = reply else {
-            return Err(unexpected("incr", reply));
+        let stored = match reply {
+            Value::Integer(0) => return Err(Error::NotACounter),
+            Value::Integer(1) => return Err(Error::CounterOverflow),
+            Value::Integer(2) => return Err(unexpected("incr", "a value in another layout")),
+            other => into_bytes(other).ok_or_else(|| unexpected("incr", "a non-string reply"))?,
         };
-        let mut parts = parts.into_iter();
-        let head = parts.next().unwrap_or(Value::Null);
-        match into_bytes(head.clone()).as_deref() {
-            Some(b"nan") => return Err(Error::NotACounter),
-            Some(b"overflow") => return Err(Error::CounterOverflow),
-            Some(b"layout") => return Err(unexpected("incr", "a value in another layout")),
-            _ => {}
-        }
-        let value = decimal::<i64>(head, "incr value")?
-            .ok_or_else(|| unexpected("incr", "nil value"))?;
-        let expires_at = decimal::<u64>(parts.next().unwrap_or(Value::Null), "incr expiry")?
-            .map(Timestamp::from_millis);
-        Ok(IncrOutcome { value, expires_at })
+        let entry = layout::decode(stored)?;
+        let value = std::str::from_utf8(&entry.value)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .ok_or_else(|| unexpected("incr value", &entry.value))?;
+        Ok(IncrOutcome {
+            value,
+            expires_at: entry.expires_at,
+        })
     }
 
     async fn list(
