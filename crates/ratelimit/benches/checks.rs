@@ -3,7 +3,9 @@
 //! same run.
 //!
 //! - Redis: each algorithm vs one raw `INCR` (fred) on the same connection, at
-//!   concurrency 1 and 32; alternating 1-second rounds, medians compared.
+//!   concurrency 1 and 32; alternating 1-second rounds, medians compared. Twice: with
+//!   client and server sharing the machine's cores, then with the server on cores of
+//!   its own (`CoreSplit`), as in a deployment.
 //! - Memory: the fixed-window limiter on `MemoryStore` vs governor's keyed limiter,
 //!   single-threaded, 1000 keys.
 
@@ -14,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ratelimit::{Policy, Quota, RateLimiter};
+use store_core::conformance::CoreSplit;
 use store_core::{SharedStore, StoreExt};
 use store_redis::RedisStore;
 use store_redis::fred::interfaces::KeysInterface;
@@ -80,6 +83,38 @@ async fn throughput(
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Each algorithm at 1 and 32 tasks, alternating limiter and raw `INCR` rounds.
+#[allow(clippy::print_stdout)]
+async fn redis_table(store: &RedisStore, placement: &str) {
+    println!("\nplacement: {placement}");
+    println!("algorithm         tasks      limiter     raw INCR    ratio");
+    for algorithm in ["fixed window", "sliding window", "gcra"] {
+        let limiter = Arc::new(
+            RateLimiter::builder(
+                store.clone().into_shared(),
+                &format!("bench-{}", fastrand::u32(..)),
+            )
+            .default_policy(policy(algorithm))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("limiter"),
+        );
+        throughput(Some(limiter.clone()), None, 8).await;
+        for tasks in [1, 32] {
+            let (mut ours, mut raw) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                ours.push(throughput(Some(limiter.clone()), None, tasks).await);
+                raw.push(throughput(None, Some(store.clone()), tasks).await);
+            }
+            let (ours, raw) = (median(ours), median(raw));
+            println!(
+                "{algorithm:<17} {tasks:>5} {ours:>12.0} {raw:>12.0} {:>7.2}x",
+                ours / raw
+            );
+        }
+    }
+}
+
 #[allow(clippy::print_stdout)]
 fn memory_vs_governor() {
     const CHECKS: usize = 2_000_000;
@@ -143,31 +178,14 @@ fn main() {
             "\nRedis at {url} (checks/s, median of {ROUNDS} alternating rounds of {} ms)",
             ROUND.as_millis()
         );
-        println!("algorithm         tasks      limiter     raw INCR    ratio");
-        for algorithm in ["fixed window", "sliding window", "gcra"] {
-            let limiter = Arc::new(
-                RateLimiter::builder(
-                    store.clone().into_shared(),
-                    &format!("bench-{}", fastrand::u32(..)),
-                )
-                .default_policy(policy(algorithm))
-                .timeout(Duration::from_secs(5))
-                .build()
-                .expect("limiter"),
-            );
-            throughput(Some(limiter.clone()), None, 8).await;
-            for tasks in [1, 32] {
-                let (mut ours, mut raw) = (Vec::new(), Vec::new());
-                for _ in 0..ROUNDS {
-                    ours.push(throughput(Some(limiter.clone()), None, tasks).await);
-                    raw.push(throughput(None, Some(store.clone()), tasks).await);
-                }
-                let (ours, raw) = (median(ours), median(raw));
-                println!(
-                    "{algorithm:<17} {tasks:>5} {ours:>12.0} {raw:>12.0} {:>7.2}x",
-                    ours / raw
-                );
+        redis_table(&store, "shared cores").await;
+        // The same rows with the server on cores of its own, as in any deployment.
+        match store.local_server_pid().await.map(CoreSplit::new) {
+            Some(Ok(_split)) => {
+                redis_table(&store, "client core 0, redis-server the others").await;
             }
+            Some(Err(why)) => println!("\n(no separate-core rows: {why})"),
+            None => println!("\n(no separate-core rows: the server is not a local process)"),
         }
     });
 }

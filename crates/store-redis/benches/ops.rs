@@ -2,12 +2,15 @@
 //! `cargo xtask bench`): throughput of each store operation next to the raw fred command
 //! it is compared with, on the same Redis and the same connection, in the same run, at
 //! concurrency 1 and 32. Rounds alternate store and raw runs; medians are compared.
+//! Twice: with client and server sharing the machine's cores, then with the server on
+//! cores of its own (`CoreSplit`), as in a deployment.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fred::interfaces::KeysInterface;
+use store_core::conformance::CoreSplit;
 use store_core::{Bytes, SetOptions, Store, Version};
 use store_redis::RedisStore;
 use store_redis::fred;
@@ -148,6 +151,31 @@ async fn throughput(store: &RedisStore, raw: bool, op: Op, tasks: usize) -> f64 
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Every operation at 1 and 32 tasks, alternating store and raw rounds.
+async fn table(store: &RedisStore, placement: &str) {
+    println!("\nplacement: {placement}");
+    println!("op            tasks        store          raw    ratio  baseline");
+    for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
+        for tasks in [1, 32] {
+            let (mut ours, mut raw) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                ours.push(throughput(store, false, op, tasks).await);
+                raw.push(throughput(store, true, op, tasks).await);
+            }
+            let (ours, raw) = (median(ours), median(raw));
+            println!(
+                "{:<13} {:>5} {:>12.0} {:>12.0} {:>7.2}x  raw {}",
+                op.name(),
+                tasks,
+                ours,
+                raw,
+                ours / raw,
+                op.baseline()
+            );
+        }
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -180,25 +208,12 @@ fn main() {
             "store-redis vs raw fred on {url} (ops/s, median of {ROUNDS} rounds of {} ms)",
             ROUND.as_millis()
         );
-        println!("op            tasks        store          raw    ratio  baseline");
-        for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
-            for tasks in [1, 32] {
-                let (mut ours, mut raw) = (Vec::new(), Vec::new());
-                for _ in 0..ROUNDS {
-                    ours.push(throughput(&store, false, op, tasks).await);
-                    raw.push(throughput(&store, true, op, tasks).await);
-                }
-                let (ours, raw) = (median(ours), median(raw));
-                println!(
-                    "{:<13} {:>5} {:>12.0} {:>12.0} {:>7.2}x  raw {}",
-                    op.name(),
-                    tasks,
-                    ours,
-                    raw,
-                    ours / raw,
-                    op.baseline()
-                );
-            }
+        table(&store, "shared cores").await;
+        // The same rows with the server on cores of its own, as in any deployment.
+        match store.local_server_pid().await.map(CoreSplit::new) {
+            Some(Ok(_split)) => table(&store, "client core 0, redis-server the others").await,
+            Some(Err(why)) => println!("\n(no separate-core rows: {why})"),
+            None => println!("\n(no separate-core rows: the server is not a local process)"),
         }
     });
 }

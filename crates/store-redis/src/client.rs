@@ -166,6 +166,26 @@ impl Conn {
         }
     }
 
+    /// See [`crate::RedisStore::local_server_pid`].
+    pub(crate) async fn local_server_pid(&self) -> Option<u32> {
+        if self.cluster {
+            return None;
+        }
+        let server = self.client.active_connections().into_iter().next()?;
+        if !matches!(&*server.host, "127.0.0.1" | "localhost" | "::1") {
+            return None;
+        }
+        let info: String = self
+            .client
+            .with_options(&self.options(Replay::Safe, None))
+            .info(Some(fred::types::InfoKind::Server))
+            .await
+            .ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|pid| pid.trim().parse().ok())
+    }
+
     /// The primaries to walk for `list`, in a stable order (one `None` when standalone).
     pub(crate) fn scan_nodes(&self) -> Vec<Option<Server>> {
         if !self.cluster {

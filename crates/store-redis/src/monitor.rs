@@ -55,3 +55,4 @@ impl Drop for CommandCounter {
         self.task.abort();
     }
 }
+

@@ -101,6 +101,13 @@ impl RedisStore {
         NamespaceKeys::physical_key(&self.key_prefix, namespace, key)
     }
 
+    /// The process id of the Redis server when it runs on this machine (a standalone
+    /// server reached over loopback), else `None`. For benchmarks that give the server
+    /// cores of its own ([`store_core::conformance::CoreSplit`]).
+    pub async fn local_server_pid(&self) -> Option<u32> {
+        self.conn.local_server_pid().await
+    }
+
     fn key(&self, namespace: &str, key: &str) -> String {
         self.physical_key(namespace, key)
     }

@@ -33,8 +33,10 @@ use crate::{Capabilities, DeleteCondition, Error, ManualClock, Store, Timestamp}
 pub mod cases;
 mod counting;
 mod model;
+mod placement;
 
 pub use counting::Counting;
+pub use placement::CoreSplit;
 
 /// A backend under test and how its time is controlled.
 #[derive(Debug)]
