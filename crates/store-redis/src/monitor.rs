@@ -55,4 +55,3 @@ impl Drop for CommandCounter {
         self.task.abort();
     }
 }
-

@@ -103,7 +103,7 @@ impl RedisStore {
 
     /// The process id of the Redis server when it runs on this machine (a standalone
     /// server reached over loopback), else `None`. For benchmarks that give the server
-    /// cores of its own ([`store_core::conformance::CoreSplit`]).
+    /// cores of its own (`store_core::conformance::CoreSplit`, feature `conformance`).
     pub async fn local_server_pid(&self) -> Option<u32> {
         self.conn.local_server_pid().await
     }
