@@ -24,6 +24,9 @@ use store_redis::fred::interfaces::KeysInterface;
 const ROUND: Duration = Duration::from_millis(1000);
 const ROUNDS: usize = 3;
 const KEYS: usize = 1000;
+/// Every key of a run, the limiters' and the raw ones, lives under this prefix and is
+/// deleted before and after the run, so benchmarks leave the shared server as found.
+const PREFIX: &str = "fleetstate-bench-ratelimit:";
 
 /// The service from the environment or `cargo xtask services up` (a missing one is a
 /// failure under `CI=true`, a message otherwise).
@@ -64,7 +67,7 @@ async fn throughput(
                         (Some(l), _) => drop(l.check("api", &key).await.expect("check")),
                         (None, Some(r)) => drop(
                             r.client()
-                                .incr::<i64, _>(format!("raw:{key}"))
+                                .incr::<i64, _>(format!("{PREFIX}raw:{key}"))
                                 .await
                                 .expect("INCR"),
                         ),
@@ -173,7 +176,15 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let store = RedisStore::connect(&url).await.expect("connect");
+        let store = RedisStore::builder(url.as_str())
+            .key_prefix(PREFIX)
+            .connect()
+            .await
+            .expect("connect");
+        store
+            .purge_key_prefix()
+            .await
+            .expect("remove a previous run's keys");
         println!(
             "\nRedis at {url} (checks/s, median of {ROUNDS} alternating rounds of {} ms)",
             ROUND.as_millis()
@@ -187,5 +198,9 @@ fn main() {
             Some(Err(why)) => println!("\n(no separate-core rows: {why})"),
             None => println!("\n(no separate-core rows: the server is not a local process)"),
         }
+        store
+            .purge_key_prefix()
+            .await
+            .expect("remove this run's keys");
     });
 }

@@ -19,6 +19,9 @@ const KEYS: usize = 1000;
 const ROUND: Duration = Duration::from_millis(1000);
 const ROUNDS: usize = 3;
 const NS: &str = "bench";
+/// Every key of a run, the store's and the raw ones, lives under this prefix and is
+/// deleted before and after the run, so benchmarks leave the shared server as found.
+const PREFIX: &str = "fleetstate-bench:";
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
@@ -104,7 +107,7 @@ async fn store_op(
 
 async fn raw_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
     let client = store.client();
-    let key = format!("raw:k{}", i % KEYS);
+    let key = format!("{PREFIX}raw:k{}", i % KEYS);
     match op {
         Op::Get => drop(client.get::<Option<Bytes>, _>(key).await.expect("GET")),
         Op::Set | Op::CondSet | Op::CasSet => client
@@ -113,7 +116,7 @@ async fn raw_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
             .expect("SET"),
         Op::Incr => drop(
             client
-                .incr::<i64, _>(format!("raw:c{}", i % KEYS))
+                .incr::<i64, _>(format!("{PREFIX}raw:c{}", i % KEYS))
                 .await
                 .expect("INCR"),
         ),
@@ -198,7 +201,15 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let store = RedisStore::connect(&url).await.expect("connect");
+        let store = RedisStore::builder(url.as_str())
+            .key_prefix(PREFIX)
+            .connect()
+            .await
+            .expect("connect");
+        store
+            .purge_key_prefix()
+            .await
+            .expect("remove a previous run's keys");
         // Warm up: scripts loaded, keys present.
         for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
             throughput(&store, false, op, 8).await;
@@ -215,5 +226,9 @@ fn main() {
             Some(Err(why)) => println!("\n(no separate-core rows: {why})"),
             None => println!("\n(no separate-core rows: the server is not a local process)"),
         }
+        store
+            .purge_key_prefix()
+            .await
+            .expect("remove this run's keys");
     });
 }

@@ -126,7 +126,7 @@ impl Conn {
             .map_err(|e| from_fred(e, true))
     }
 
-    pub(crate) async fn del(&self, key: String) -> Result<i64> {
+    pub(crate) async fn del(&self, key: impl Into<fred::types::Key> + Send) -> Result<i64> {
         self.ensure_connected()?;
         self.client
             .with_options(&self.options(Replay::Safe, None))
@@ -200,13 +200,15 @@ impl Conn {
         nodes.into_iter().map(Some).collect()
     }
 
-    /// One `SCAN` page of strings matching `pattern` on `node`.
+    /// One `SCAN` page of keys matching `pattern` on `node`: strings (the store's
+    /// entries) only, or keys of every type.
     pub(crate) async fn scan(
         &self,
         node: Option<Server>,
         cursor: &str,
         pattern: &str,
         count: u32,
+        strings_only: bool,
     ) -> Result<(String, Vec<Bytes>)> {
         self.ensure_connected()?;
         let reply: Value = self
@@ -216,7 +218,7 @@ impl Conn {
                 cursor.to_owned(),
                 pattern.to_owned(),
                 Some(count),
-                Some(ScanType::String),
+                strings_only.then_some(ScanType::String),
             )
             .await
             .map_err(|e| from_fred(e, true))?;

@@ -81,16 +81,7 @@ impl NamespaceKeys {
 
     /// A `SCAN MATCH` pattern for the keys starting with `prefix`.
     pub(crate) fn pattern(&self, prefix: &str) -> String {
-        let literal = format!("{}{}", self.head, escape(prefix));
-        let mut out = String::with_capacity(literal.len() + 8);
-        for c in literal.chars() {
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out.push('*');
-        out
+        prefix_pattern(&format!("{}{}", self.head, escape(prefix)))
     }
 
     /// The user's key from a physical key found by `SCAN`.
@@ -98,6 +89,19 @@ impl NamespaceKeys {
         let physical = std::str::from_utf8(physical).ok()?;
         unescape(physical.strip_prefix(&self.head)?)
     }
+}
+
+/// A `SCAN MATCH` pattern for every key starting with `literal`.
+pub(crate) fn prefix_pattern(literal: &str) -> String {
+    let mut out = String::with_capacity(literal.len() + 8);
+    for c in literal.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('*');
+    out
 }
 
 /// Where a `list` walk stands: which node (cluster) and `SCAN` cursor, and keys already

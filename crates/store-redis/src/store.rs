@@ -108,6 +108,51 @@ impl RedisStore {
         self.conn.local_server_pid().await
     }
 
+    /// Deletes every key under this store's `key_prefix`, in every namespace and on
+    /// every primary, whatever its type; returns how many were deleted. For retiring a
+    /// tenant, and for tests and benchmarks that clean up after themselves. Refused
+    /// without a prefix (it would empty the whole server). Keys written while it runs
+    /// may survive it.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> store_core::Result<()> {
+    /// let store = store_redis::RedisStore::builder("redis://127.0.0.1:6379")
+    ///     .key_prefix("tenant-42:")
+    ///     .connect()
+    ///     .await?;
+    /// let deleted = store.purge_key_prefix().await?;
+    /// # let _ = deleted;
+    /// # Ok(()) }
+    /// ```
+    pub async fn purge_key_prefix(&self) -> Result<u64> {
+        if self.key_prefix.is_empty() {
+            return Err(Error::Misconfigured(
+                "purge_key_prefix needs a key_prefix: without one it would delete every key \
+                 on the server"
+                    .into(),
+            ));
+        }
+        let pattern = crate::keys::prefix_pattern(&self.key_prefix);
+        let mut deleted = 0;
+        for node in self.conn.scan_nodes() {
+            let mut cursor = "0".to_owned();
+            loop {
+                let (next, found) = self
+                    .conn
+                    .scan(node.clone(), &cursor, &pattern, self.scan_count, false)
+                    .await?;
+                for key in found {
+                    deleted += u64::try_from(self.conn.del(key).await?).unwrap_or(0);
+                }
+                if next == "0" {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(deleted)
+    }
+
     fn key(&self, namespace: &str, key: &str) -> String {
         self.physical_key(namespace, key)
     }
@@ -321,7 +366,10 @@ impl Store for RedisStore {
         while page.len() < limit && node_index < nodes.len() && scans < MAX_SCANS_PER_PAGE {
             scans += 1;
             let node = nodes[node_index].clone();
-            let (next, found) = self.conn.scan(node, &state.scan, &pattern, count).await?;
+            let (next, found) = self
+                .conn
+                .scan(node, &state.scan, &pattern, count, true)
+                .await?;
             for key in found.iter().filter_map(|raw| keys.key_of(raw)) {
                 // SCAN may repeat a key (while Redis resizes its tables): hand out once.
                 if seen.insert(key.clone()) {

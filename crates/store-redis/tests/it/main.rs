@@ -4,6 +4,7 @@
 mod atomicity;
 mod counters;
 mod fault;
+mod purge;
 mod round_trips;
 mod services;
 mod urls;
