@@ -221,10 +221,9 @@ fn main() {
         );
         table(&store, "shared cores").await;
         // The same rows with the server on cores of its own, as in any deployment.
-        match store.local_server_pid().await.map(CoreSplit::new) {
-            Some(Ok(_split)) => table(&store, "client core 0, redis-server the others").await,
-            Some(Err(why)) => println!("\n(no separate-core rows: {why})"),
-            None => println!("\n(no separate-core rows: the server is not a local process)"),
+        match CoreSplit::for_server(store.local_server_pid().await) {
+            Ok(_split) => table(&store, "client core 0, redis-server the others").await,
+            Err(why) => println!("\n(no separate-core rows: {why})"),
         }
         store
             .purge_key_prefix()

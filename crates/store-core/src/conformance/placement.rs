@@ -18,6 +18,12 @@ pub struct CoreSplit {
 }
 
 impl CoreSplit {
+    /// Splits the cores when the server is a local process (`server_pid` is `Some`),
+    /// or says why it cannot.
+    pub fn for_server(server_pid: Option<u32>) -> Result<Self, String> {
+        Self::new(server_pid.ok_or("the server is not a local process")?)
+    }
+
     /// Splits the cores, or says why it cannot (one CPU, no `taskset`, not permitted).
     pub fn new(server_pid: u32) -> Result<Self, String> {
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
