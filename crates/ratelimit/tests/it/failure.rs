@@ -1,53 +1,29 @@
 //! The Redis the test started is killed mid-run: fail-open admits, fail-closed refuses,
 //! fallback limits locally, no check exceeds the timeout, and recovery switches back.
 
-use std::net::TcpListener;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ratelimit::{AdaptiveRateLimiter, FailurePolicy, Policy, Priority, Quota, RateLimiter};
 use store_core::StoreExt;
+use store_core::conformance::LocalServer;
 use store_redis::RedisStore;
-use tokio::process::{Child, Command};
 
-async fn start_redis(port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server on PATH");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child
-}
+const REDIS_ARGS: &[&str] = &[
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    "{port}",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+];
 
 /// A Redis of the test's own on a free port, and a store on it that fails fast and
 /// reconnects quickly once the server is back.
-async fn own_redis() -> (u16, Child, RedisStore) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = start_redis(port).await;
-    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+async fn own_redis() -> (LocalServer, RedisStore) {
+    let server = LocalServer::start("redis-server", REDIS_ARGS).await;
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{}", server.port()))
         .command_timeout(Duration::from_millis(300))
         .reconnect(
             Duration::from_millis(20),
@@ -57,7 +33,7 @@ async fn own_redis() -> (u16, Child, RedisStore) {
         .connect()
         .await
         .unwrap();
-    (port, server, store)
+    (server, store)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +42,7 @@ async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back()
     if store_core::conformance::service_url("FLEETSTATE_REDIS_URL").is_none() {
         return;
     }
-    let (port, mut server, store) = own_redis().await;
+    let (mut server, store) = own_redis().await;
     let policy = Policy::fixed_window(Quota::per_minute(40));
     let timeout = Duration::from_millis(150);
     let build = |failure| {
@@ -86,8 +62,7 @@ async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back()
     assert!(open.check("api", "c").await.unwrap().allowed);
     assert!(!open.check("api", "c").await.unwrap().degraded);
 
-    server.kill().await.unwrap();
-    server.wait().await.unwrap();
+    server.stop();
 
     let bound = timeout + Duration::from_millis(100);
     for _ in 0..5 {
@@ -110,7 +85,7 @@ async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back()
     }
     assert_eq!(admitted, 10);
 
-    let _server = start_redis(port).await;
+    server.restart().await;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let d = closed.check("api", "c").await.unwrap();
@@ -129,7 +104,7 @@ async fn the_adaptive_limiter_applies_its_failure_policy_within_the_timeout() {
     if store_core::conformance::service_url("FLEETSTATE_REDIS_URL").is_none() {
         return;
     }
-    let (port, mut server, store) = own_redis().await;
+    let (mut server, store) = own_redis().await;
     let store = store.into_shared();
     let timeout = Duration::from_millis(150);
     let build = |failure| {
@@ -147,8 +122,7 @@ async fn the_adaptive_limiter_applies_its_failure_policy_within_the_timeout() {
         expected_instances: 4,
     });
     assert!(!open.check("api", Priority::User).await.unwrap().degraded);
-    server.kill().await.unwrap();
-    server.wait().await.unwrap();
+    server.stop();
     let bound = timeout + Duration::from_millis(100);
     for priority in [Priority::User, Priority::Background] {
         let started = Instant::now();
@@ -167,7 +141,7 @@ async fn the_adaptive_limiter_applies_its_failure_policy_within_the_timeout() {
         admitted += u32::from(d.allowed);
     }
     assert_eq!(admitted, 10);
-    let _server = start_redis(port).await;
+    server.restart().await;
     let deadline = Instant::now() + Duration::from_secs(15);
     while closed.check("api", Priority::User).await.unwrap().degraded {
         assert!(Instant::now() < deadline, "the limiter did not switch back");

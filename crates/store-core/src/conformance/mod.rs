@@ -32,10 +32,12 @@ use crate::{Capabilities, DeleteCondition, Error, ManualClock, Store, Timestamp}
 
 pub mod cases;
 mod counting;
+mod local_server;
 mod model;
 mod placement;
 
 pub use counting::Counting;
+pub use local_server::LocalServer;
 pub use placement::CoreSplit;
 
 /// A backend under test and how its time is controlled.

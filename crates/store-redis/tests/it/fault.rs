@@ -1,49 +1,22 @@
 //! The server goes away mid-run and comes back: calls fail fast with `Unavailable`,
 //! never hang or panic, and the same store works again afterwards.
 
-use std::net::TcpListener;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use store_core::conformance::LocalServer;
 use store_core::{Bytes, Error, SetOptions, Store};
 use store_redis::RedisStore;
-use tokio::process::{Child, Command};
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_redis(port: u16) -> Child {
-    let child = Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server on PATH (installed by `cargo xtask services up`)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    child
-}
+const REDIS_ARGS: &[&str] = &[
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    "{port}",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_server_fails_fast_and_the_same_store_recovers() {
@@ -51,8 +24,8 @@ async fn dead_server_fails_fast_and_the_same_store_recovers() {
     if crate::services::redis_url().is_none() {
         return;
     }
-    let port = free_port();
-    let mut server = start_redis(port).await;
+    let mut server = LocalServer::start("redis-server", REDIS_ARGS).await;
+    let port = server.port();
     let timeout = Duration::from_millis(500);
     let store = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
         .command_timeout(timeout)
@@ -74,8 +47,7 @@ async fn dead_server_fails_fast_and_the_same_store_recovers() {
         .await
         .unwrap();
 
-    server.kill().await.expect("kill redis-server");
-    server.wait().await.expect("reap");
+    server.stop();
 
     let bound = timeout + Duration::from_millis(300);
     for attempt in 0..20 {
@@ -101,7 +73,7 @@ async fn dead_server_fails_fast_and_the_same_store_recovers() {
         }
     }
 
-    let _server = start_redis(port).await;
+    server.restart().await;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         match store
