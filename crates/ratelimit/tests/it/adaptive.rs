@@ -83,17 +83,9 @@ async fn activity_is_shared_between_instances_on_memory() {
 
 #[tokio::test]
 async fn activity_is_shared_between_instances_on_redis() {
-    let Some(url) = store_core::conformance::service_url("FLEETSTATE_REDIS_URL") else {
+    let Some([a, b]) = crate::redis_instances().await else {
         return;
     };
-    let a = store_redis::RedisStore::connect(&url)
-        .await
-        .unwrap()
-        .into_shared();
-    let b = store_redis::RedisStore::connect(&url)
-        .await
-        .unwrap()
-        .into_shared();
     activity_is_shared(a, b, "redis").await;
 }
 

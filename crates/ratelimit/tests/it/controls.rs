@@ -101,17 +101,9 @@ async fn cooldown_is_shared_by_every_instance_on_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cooldown_is_shared_by_every_instance_on_redis() {
-    let Some(url) = store_core::conformance::service_url("FLEETSTATE_REDIS_URL") else {
+    let Some([a, b]) = crate::redis_instances().await else {
         return;
     };
-    let a = store_redis::RedisStore::connect(&url)
-        .await
-        .unwrap()
-        .into_shared();
-    let b = store_redis::RedisStore::connect(&url)
-        .await
-        .unwrap()
-        .into_shared();
     cooldown_is_shared(a, b, "redis").await;
 }
 

@@ -77,19 +77,10 @@ async fn gcra_never_admits_more_than_its_burst_on_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exactly_the_limit_is_admitted_on_redis_with_separate_connections() {
-    let Some(url) = service_url("FLEETSTATE_REDIS_URL") else {
+    let Some(stores) = crate::redis_instances::<4>().await else {
         return;
     };
-    let mut stores = Vec::new();
-    for _ in 0..4 {
-        stores.push(
-            store_redis::RedisStore::connect(&url)
-                .await
-                .unwrap()
-                .into_shared(),
-        );
-    }
-    assert_eq!(admitted(stores, minute()).await, LIMIT);
+    assert_eq!(admitted(stores.into(), minute()).await, LIMIT);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
