@@ -169,6 +169,18 @@ fn stored(value: &[u8], ttl: Option<Duration>) -> (Version, Bytes) {
     (version, layout::encode(version, expires_at, value))
 }
 
+/// A rejected write, from the reply that carries the current stored form (nil: absent).
+fn rejected(reply: Value, what: &str) -> Result<SetOutcome> {
+    let current = match reply {
+        Value::Null => None,
+        other => {
+            let raw = into_bytes(other).ok_or_else(|| unexpected(what, "a non-string reply"))?;
+            Some(layout::decode(raw)?)
+        }
+    };
+    Ok(SetOutcome::Rejected { current })
+}
+
 fn ttl_arg(ttl: Option<Duration>) -> Value {
     match ttl {
         Some(ttl) => Value::from(ttl_millis(ttl).to_string()),
@@ -231,13 +243,7 @@ impl Store for RedisStore {
                     .await?;
                 return match reply {
                     Value::Integer(1) => Ok(SetOutcome::Written(version)),
-                    Value::Null => Ok(SetOutcome::Rejected { current: None }),
-                    other => match into_bytes(other) {
-                        Some(current) => Ok(SetOutcome::Rejected {
-                            current: Some(layout::decode(current)?),
-                        }),
-                        None => Err(unexpected("set if version", "a non-string reply")),
-                    },
+                    other => rejected(other, "set if version"),
                 };
             }
         };
@@ -245,12 +251,7 @@ impl Store for RedisStore {
         match (mode, reply) {
             // `NX GET`: nil when it wrote, the current entry when it did not.
             (SetMode::IfAbsentGet, Value::Null) => Ok(SetOutcome::Written(version)),
-            (SetMode::IfAbsentGet, current) => match into_bytes(current) {
-                Some(current) => Ok(SetOutcome::Rejected {
-                    current: Some(layout::decode(current)?),
-                }),
-                None => Err(unexpected("SET NX GET", "a non-string reply")),
-            },
+            (SetMode::IfAbsentGet, current) => rejected(current, "SET NX GET"),
             // `XX`: nil when there was nothing to overwrite.
             (SetMode::IfPresent, Value::Null) => Ok(SetOutcome::Rejected { current: None }),
             (_, _) => Ok(SetOutcome::Written(version)),
