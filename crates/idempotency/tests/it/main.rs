@@ -10,3 +10,4 @@ mod lambda;
 mod orphans;
 mod round_trips;
 mod scenarios;
+mod stalled;

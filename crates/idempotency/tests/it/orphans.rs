@@ -1,7 +1,6 @@
 //! A first run that stalls past its in-progress window is taken over; its late
 //! completion does not overwrite the new record.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use idempotency::Idempotency;
@@ -10,6 +9,7 @@ use store_core::{ManualClock, SharedStore, StoreExt, Timestamp};
 
 use crate::backends;
 use crate::scenarios::AppError;
+use crate::stalled::StalledRun;
 
 async fn stored_data(idempotency: &Idempotency<SharedStore>) -> Value {
     let record = backends::only_record(idempotency).await.expect("a record");
@@ -23,22 +23,8 @@ async fn takeover(
     idempotency: Idempotency<SharedStore>,
     advance: impl std::future::Future<Output = ()>,
 ) {
-    let started = Arc::new(tokio::sync::Notify::new());
-    let release = Arc::new(tokio::sync::Notify::new());
-    let stalled = {
-        let (idempotency, started, release) =
-            (idempotency.clone(), started.clone(), release.clone());
-        tokio::spawn(async move {
-            idempotency
-                .idempotent(&json!({"job": 1}), || async {
-                    started.notify_one();
-                    release.notified().await;
-                    Ok::<_, AppError>(json!("stalled run"))
-                })
-                .await
-        })
-    };
-    started.notified().await;
+    let stalled =
+        StalledRun::start(&idempotency, json!({"job": 1}), None, json!("stalled run")).await;
     advance.await;
     let second = idempotency
         .idempotent(&json!({"job": 1}), || async {
@@ -47,9 +33,8 @@ async fn takeover(
         .await
         .unwrap();
     assert_eq!(second, json!("takeover run"));
-    release.notify_one();
     // The stalled run's caller still gets its own result...
-    assert_eq!(stalled.await.unwrap().unwrap(), json!("stalled run"));
+    assert_eq!(stalled.finish().await.unwrap(), json!("stalled run"));
     // ...but the record keeps the takeover's.
     assert_eq!(stored_data(&idempotency).await, json!("takeover run"));
     let replay = idempotency
@@ -92,28 +77,12 @@ async fn a_live_run_is_not_taken_over_before_its_deadline() {
     let store = store_memory::MemoryStore::new().into_shared();
     let idempotency = Idempotency::new(store, backends::config()).unwrap();
     let deadline = Timestamp::now().add_ttl(Duration::from_secs(60));
-    let started = Arc::new(tokio::sync::Notify::new());
-    let release = Arc::new(tokio::sync::Notify::new());
-    let first = {
-        let (idempotency, started, release) =
-            (idempotency.clone(), started.clone(), release.clone());
-        tokio::spawn(async move {
-            idempotency
-                .idempotent_until(&json!(1), Some(deadline), || async {
-                    started.notify_one();
-                    release.notified().await;
-                    Ok::<_, AppError>(json!("first"))
-                })
-                .await
-        })
-    };
-    started.notified().await;
+    let first = StalledRun::start(&idempotency, json!(1), Some(deadline), json!("first")).await;
     let record = backends::only_record(&idempotency).await.expect("a record");
     assert_eq!(
         record["in_progress_expiration"],
         json!(deadline.as_millis()),
         "window ends at the deadline"
     );
-    release.notify_one();
-    first.await.unwrap().unwrap();
+    first.finish().await.unwrap();
 }

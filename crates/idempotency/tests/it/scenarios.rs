@@ -11,6 +11,7 @@ use store_core::{ManualClock, Store, Timestamp};
 use store_memory::MemoryStore;
 
 use crate::backends::{self, Counting, only_record};
+use crate::stalled::StalledRun;
 
 #[derive(Debug)]
 pub(crate) enum AppError {
@@ -76,22 +77,7 @@ async fn already_completed_replays_without_running() {
 #[tokio::test]
 async fn in_progress_duplicate_is_refused() {
     let idempotency = Idempotency::new(MemoryStore::new(), backends::config()).unwrap();
-    let started = Arc::new(tokio::sync::Notify::new());
-    let release = Arc::new(tokio::sync::Notify::new());
-    let first = {
-        let (idempotency, started, release) =
-            (idempotency.clone(), started.clone(), release.clone());
-        tokio::spawn(async move {
-            idempotency
-                .idempotent(&json!({"id": 1}), || async {
-                    started.notify_one();
-                    release.notified().await;
-                    Ok::<_, AppError>(json!("done"))
-                })
-                .await
-        })
-    };
-    started.notified().await;
+    let first = StalledRun::start(&idempotency, json!({"id": 1}), None, json!("done")).await;
     let record = only_record(&idempotency).await.unwrap();
     assert_eq!(record["status"], "INPROGRESS");
     assert!(record["in_progress_expiration"].is_u64());
@@ -107,8 +93,7 @@ async fn in_progress_duplicate_is_refused() {
         "{err:?}"
     );
     assert_eq!(runs.load(Ordering::SeqCst), 0);
-    release.notify_one();
-    assert_eq!(first.await.unwrap().unwrap(), json!("done"));
+    assert_eq!(first.finish().await.unwrap(), json!("done"));
     assert_eq!(
         run(&idempotency, &json!({"id": 1}), &runs).await.unwrap(),
         json!("done")
