@@ -15,7 +15,7 @@ use store_core::{
 use crate::codec::{self, SECURE};
 use crate::options::Options;
 use crate::route::Route;
-use crate::{RecordError, Result, scope};
+use crate::{Keyring, RecordError, Result, scope};
 
 /// A record read back with its metadata.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,27 +118,27 @@ impl<'a, S: Store> Call<'a, S> {
             codec::encode_into(&mut out, key, value, format)?;
             return Ok(Bytes::from(out));
         }
-        let keyring = self
-            .opts
-            .get_keyring()
-            .ok_or_else(|| RecordError::MissingKeyring {
-                key: key.to_owned(),
-            })?;
+        let keyring = self.keyring(key)?;
         keyring.begin_envelope(&mut out);
         codec::encode_into(&mut out, key, value, format)?;
         keyring.seal_in_place(&self.ns, key, &mut out, 0)?;
         Ok(Bytes::from(out))
     }
 
+    /// The keyring a sealed `key` needs.
+    fn keyring(&self, key: &str) -> Result<&Keyring> {
+        self.opts
+            .get_keyring()
+            .map(|k| &**k)
+            .ok_or_else(|| RecordError::MissingKeyring {
+                key: key.to_owned(),
+            })
+    }
+
     /// The value of stored bytes, opened when sealed.
     pub(crate) fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T> {
         if bytes.first() == Some(&SECURE) {
-            let keyring = self
-                .opts
-                .get_keyring()
-                .ok_or_else(|| RecordError::MissingKeyring {
-                    key: key.to_owned(),
-                })?;
+            let keyring = self.keyring(key)?;
             let plain = keyring.open(&self.ns, key, bytes)?;
             return codec::decode(key, &plain);
         }
