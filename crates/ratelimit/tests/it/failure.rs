@@ -8,16 +8,8 @@ use store_core::StoreExt;
 use store_core::conformance::LocalServer;
 use store_redis::RedisStore;
 
-const REDIS_ARGS: &[&str] = &[
-    "--bind",
-    "127.0.0.1",
-    "--port",
-    "{port}",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-];
+/// No persistence (append-only files are off by default).
+const REDIS_ARGS: &[&str] = &["--bind", "127.0.0.1", "--port", "{port}", "--save", ""];
 
 /// A Redis of the test's own on a free port, and a store on it that fails fast and
 /// reconnects quickly once the server is back.

@@ -7,16 +7,8 @@ use store_core::conformance::LocalServer;
 use store_core::{Bytes, Error, SetOptions, Store};
 use store_redis::RedisStore;
 
-const REDIS_ARGS: &[&str] = &[
-    "--bind",
-    "127.0.0.1",
-    "--port",
-    "{port}",
-    "--save",
-    "",
-    "--appendonly",
-    "no",
-];
+/// No persistence (append-only files are off by default).
+const REDIS_ARGS: &[&str] = &["--bind", "127.0.0.1", "--port", "{port}", "--save", ""];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_server_fails_fast_and_the_same_store_recovers() {
