@@ -121,19 +121,23 @@ fn sliding_decision(
     elapsed: u64,
     window: u64,
 ) -> Decision {
-    let weighted =
-        (u128::from(previous) * u128::from(window - elapsed) / u128::from(window)) as u64;
+    // The previous window's share, rounded up: `weighted + current <= limit` is then
+    // exactly `previous * overlap + current <= limit` over the reals, so a window edge
+    // never admits a unit more than the limit.
+    let left = window - elapsed;
+    let weighted = (u128::from(previous) * u128::from(left)).div_ceil(u128::from(window)) as u64;
     let total = weighted.saturating_add(current);
     let allowed = total <= quota.limit();
-    let reset_after = Duration::from_millis(window - elapsed);
+    let reset_after = Duration::from_millis(left);
     let retry_after = (!allowed).then(|| {
         if current > quota.limit() || previous == 0 {
             reset_after
         } else {
-            // The previous window slides out at `previous / window` per millisecond.
-            let excess = u128::from(total - quota.limit());
-            let ms = (excess * u128::from(window)).div_ceil(u128::from(previous)) as u64;
-            Duration::from_millis(ms.min(window - elapsed))
+            // Admitted once the previous window's share is down to `weighted - excess`:
+            // `previous * (left - t) <= (weighted - excess) * window`.
+            let keep = u128::from(weighted - (total - quota.limit())) * u128::from(window)
+                / u128::from(previous);
+            Duration::from_millis(left.saturating_sub(keep as u64))
         }
     });
     Decision {
@@ -405,6 +409,39 @@ mod tests {
         // Over the limit within this window alone: wait for the window to end.
         let d = sliding_decision(quota, 101, 0, 300, 1000);
         assert_eq!(d.retry_after, Some(Duration::from_millis(700)));
+    }
+
+    #[test]
+    fn the_previous_windows_share_is_rounded_up_at_the_edge() {
+        let quota = Quota::new(3, Duration::from_millis(1000)).unwrap();
+        // 1 ms into the window, 3 × 0.999 of the previous window still counts: with
+        // the one taken now that is over 3, so nothing more is admitted at the edge.
+        let d = sliding_decision(quota, 1, 3, 1, 1000);
+        assert!(!d.allowed);
+        assert_eq!(d.remaining, 0);
+        // 3 × (1000 - 334) / 1000 = 1.998 is the first share that leaves room: 333 ms on.
+        assert_eq!(d.retry_after, Some(Duration::from_millis(333)));
+        assert!(!sliding_decision(quota, 1, 3, 333, 1000).allowed);
+        assert!(sliding_decision(quota, 1, 3, 334, 1000).allowed);
+        // Every retry time is the first millisecond that admits, never later or earlier.
+        for previous in 1..=7 {
+            for current in 0..=3 {
+                for elapsed in 0..1000 {
+                    let d = sliding_decision(quota, current, previous, elapsed, 1000);
+                    let Some(wait) = d.retry_after else { continue };
+                    let at = elapsed + wait.as_millis() as u64;
+                    if at < 1000 {
+                        assert!(sliding_decision(quota, current, previous, at, 1000).allowed);
+                    }
+                    let before = at - 1;
+                    assert!(
+                        before < elapsed
+                            || !sliding_decision(quota, current, previous, before, 1000).allowed,
+                        "previous {previous} current {current} at {elapsed}: {wait:?} is late"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

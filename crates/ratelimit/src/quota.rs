@@ -84,8 +84,10 @@ pub enum Algorithm {
     #[default]
     FixedWindow,
     /// The sliding-window counter: this window's count plus the previous window's,
-    /// weighted by how much of it still overlaps the sliding window. Smooths the
-    /// fixed window's boundary bursts; an approximation by design. Window boundaries
+    /// weighted by how much of it still overlaps the sliding window (the weighted share
+    /// is rounded up, so a check is admitted only if `previous × overlap + current`
+    /// stays within the limit). Smooths the fixed window's boundary bursts; an
+    /// approximation by design. Window boundaries
     /// come from this process's clock. One `incr` per check in steady state (the
     /// previous window's final count is cached once that window has closed).
     SlidingWindow,

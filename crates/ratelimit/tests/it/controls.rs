@@ -30,7 +30,9 @@ fn name() -> String {
 
 #[tokio::test]
 async fn status_reads_without_taking() {
-    for policy in all_policies(5, Duration::from_secs(3600)) {
+    let window = Duration::from_secs(3600);
+    for policy in all_policies(5, window) {
+        crate::clear_of_a_window_edge(window).await;
         let limiter = limiter(
             store_memory::MemoryStore::new().into_shared(),
             &name(),

@@ -25,3 +25,19 @@ async fn redis_instances<const N: usize>() -> Option<[store_core::SharedStore; N
     }
     stores.try_into().ok()
 }
+
+/// Returns once the current epoch-aligned `window` has at least 10 s left, sleeping
+/// past its edge if it has less: sliding-window tests that count round trips or read
+/// exact counts call it first, so that no window edge falls inside them.
+async fn clear_of_a_window_edge(window: std::time::Duration) {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let window = window.as_millis();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let left = Duration::from_millis((window - now % window) as u64);
+    if left < Duration::from_secs(10) {
+        tokio::time::sleep(left + Duration::from_millis(20)).await;
+    }
+}

@@ -38,6 +38,7 @@ async fn sliding_window_is_one_store_operation_per_check_in_steady_state() {
         .default_policy(Policy::sliding_window(Quota::per_hour(50)))
         .build()
         .unwrap();
+    crate::clear_of_a_window_edge(Duration::from_secs(3600)).await;
     limiter.check("api", "c").await.unwrap();
     for i in 0..20 {
         let before = store.calls();
