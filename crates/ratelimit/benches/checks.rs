@@ -3,7 +3,9 @@
 //! same run.
 //!
 //! - Redis: each algorithm vs one raw `INCR` (fred) on the same connection, at
-//!   concurrency 1 and 32; alternating 1-second rounds, medians compared. Twice: with
+//!   concurrency 1 and 32; alternating 1-second rounds, medians compared. A last row
+//!   puts the cheapest script call (`EVALSHA` of `return 1`) against the same `INCR`:
+//!   the ceiling of any check that needs a script to be atomic. Twice: with
 //!   client and server sharing the machine's cores, then with the server on cores of
 //!   its own (`CoreSplit`), as in a deployment.
 //! - Memory: the fixed-window limiter on `MemoryStore` vs governor's keyed limiter,
@@ -19,7 +21,7 @@ use ratelimit::{Policy, Quota, RateLimiter};
 use store_core::conformance::CoreSplit;
 use store_core::{SharedStore, StoreExt};
 use store_redis::RedisStore;
-use store_redis::fred::interfaces::KeysInterface;
+use store_redis::fred::interfaces::{KeysInterface, LuaInterface};
 
 const ROUND: Duration = Duration::from_millis(1000);
 const ROUNDS: usize = 3;
@@ -49,29 +51,40 @@ fn policy(algorithm: &str) -> Policy {
     }
 }
 
-async fn throughput(
-    limiter: Option<Arc<RateLimiter<SharedStore>>>,
-    raw: Option<RedisStore>,
-    tasks: usize,
-) -> f64 {
+/// What a bench task does in a loop.
+#[derive(Clone)]
+enum Op {
+    /// One check of the limiter.
+    Check(Arc<RateLimiter<SharedStore>>),
+    /// The baseline: one raw `INCR`.
+    Incr,
+    /// The cheapest script call there is (`EVALSHA` of `return 1` on the key): the
+    /// ceiling of any check whose atomicity needs a script.
+    BareScript(Arc<str>),
+}
+
+async fn throughput(op: Op, raw: &RedisStore, tasks: usize) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + ROUND;
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
-            let (limiter, raw, done) = (limiter.clone(), raw.clone(), done.clone());
+            let (op, raw, done) = (op.clone(), raw.clone(), done.clone());
             tokio::spawn(async move {
                 let mut i = t * 7919;
                 while Instant::now() < deadline {
                     let key = format!("client-{}", i % KEYS);
-                    match (&limiter, &raw) {
-                        (Some(l), _) => drop(l.check("api", &key).await.expect("check")),
-                        (None, Some(r)) => drop(
-                            r.client()
-                                .incr::<i64, _>(format!("{PREFIX}raw:{key}"))
+                    let raw_key = || format!("{PREFIX}raw:{key}");
+                    match &op {
+                        Op::Check(l) => drop(black_box(l.check("api", &key).await.expect("check"))),
+                        Op::Incr => drop(black_box(
+                            raw.client().incr::<i64, _>(raw_key()).await.expect("INCR"),
+                        )),
+                        Op::BareScript(sha) => drop(black_box(
+                            raw.client()
+                                .evalsha::<i64, _, _, _>(sha.as_ref(), raw_key(), ())
                                 .await
-                                .expect("INCR"),
-                        ),
-                        (None, None) => unreachable!(),
+                                .expect("EVALSHA"),
+                        )),
                     }
                     i += 1;
                     done.fetch_add(1, Ordering::Relaxed);
@@ -86,36 +99,41 @@ async fn throughput(
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Each algorithm at 1 and 32 tasks, alternating limiter and raw `INCR` rounds.
+/// `op` against raw `INCR` at 1 and 32 tasks, alternating rounds: one line each.
 #[allow(clippy::print_stdout)]
-async fn redis_table(store: &RedisStore, placement: &str) {
-    println!("\nplacement: {placement}");
-    println!("algorithm         tasks      limiter     raw INCR    ratio");
-    for algorithm in ["fixed window", "sliding window", "gcra"] {
-        let limiter = Arc::new(
-            RateLimiter::builder(
-                store.clone().into_shared(),
-                &format!("bench-{}", fastrand::u32(..)),
-            )
-            .default_policy(policy(algorithm))
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("limiter"),
-        );
-        throughput(Some(limiter.clone()), None, 8).await;
-        for tasks in [1, 32] {
-            let (mut ours, mut raw) = (Vec::new(), Vec::new());
-            for _ in 0..ROUNDS {
-                ours.push(throughput(Some(limiter.clone()), None, tasks).await);
-                raw.push(throughput(None, Some(store.clone()), tasks).await);
-            }
-            let (ours, raw) = (median(ours), median(raw));
-            println!(
-                "{algorithm:<17} {tasks:>5} {ours:>12.0} {raw:>12.0} {:>7.2}x",
-                ours / raw
-            );
+async fn rows(label: &str, op: Op, store: &RedisStore) {
+    throughput(op.clone(), store, 8).await;
+    for tasks in [1, 32] {
+        let (mut ours, mut raw) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            ours.push(throughput(op.clone(), store, tasks).await);
+            raw.push(throughput(Op::Incr, store, tasks).await);
         }
+        let (ours, raw) = (median(ours), median(raw));
+        println!(
+            "{label:<17} {tasks:>5} {ours:>12.0} {raw:>12.0} {:>7.2}x",
+            ours / raw
+        );
     }
+}
+
+/// Each algorithm, then the bare script, at 1 and 32 tasks against raw `INCR`.
+#[allow(clippy::print_stdout)]
+async fn redis_table(store: &RedisStore, bare_script: &Arc<str>, placement: &str) {
+    println!("\nplacement: {placement}");
+    println!("check             tasks        check     raw INCR    ratio");
+    for algorithm in ["fixed window", "sliding window", "gcra"] {
+        let limiter = RateLimiter::builder(
+            store.clone().into_shared(),
+            &format!("bench-{}", fastrand::u32(..)),
+        )
+        .default_policy(policy(algorithm))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("limiter");
+        rows(algorithm, Op::Check(Arc::new(limiter)), store).await;
+    }
+    rows("bare EVALSHA", Op::BareScript(bare_script.clone()), store).await;
 }
 
 #[allow(clippy::print_stdout)]
@@ -189,10 +207,19 @@ fn main() {
             "\nRedis at {url} (checks/s, median of {ROUNDS} alternating rounds of {} ms)",
             ROUND.as_millis()
         );
-        redis_table(&store, "shared cores").await;
+        let bare_script: Arc<str> = store
+            .client()
+            .script_load::<String, _>("return 1")
+            .await
+            .expect("SCRIPT LOAD")
+            .into();
+        redis_table(&store, &bare_script, "shared cores").await;
         // The same rows with the server on cores of its own, as in any deployment.
         match CoreSplit::for_server(store.local_server_pid().await) {
-            Ok(_split) => redis_table(&store, "client core 0, redis-server the others").await,
+            Ok(_split) => {
+                let placement = "client core 0, redis-server the others";
+                redis_table(&store, &bare_script, placement).await;
+            }
             Err(why) => println!("\n(no separate-core rows: {why})"),
         }
         store
