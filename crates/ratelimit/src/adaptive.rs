@@ -454,18 +454,15 @@ impl<S: Store> AdaptiveRateLimiter<S> {
         let ns = self.namespace.as_str();
         let current_key = Self::bucket_key(resource, index);
         let current = crate::algorithms::read_count(store, ns, &current_key);
+        let previous_key = index.checked_sub(1).map(|i| Self::bucket_key(resource, i));
         let previous = async {
-            if index == 0 {
-                return Ok(0);
+            match &previous_key {
+                Some(key) => {
+                    crate::algorithms::closed_count(store, ns, key, Some(closed_buckets), true)
+                        .await
+                }
+                None => Ok(0),
             }
-            let key = Self::bucket_key(resource, index - 1);
-            let cache_key = format!("{ns}\u{0}{key}");
-            if let Some(count) = closed_buckets.get(&cache_key) {
-                return Ok(count);
-            }
-            let count = crate::algorithms::read_count(store, ns, &key).await?;
-            closed_buckets.insert(cache_key, count);
-            Ok::<_, Error>(count)
         };
         let (current, previous) = futures::join!(current, previous);
         let (current, previous) = (current?, previous?);

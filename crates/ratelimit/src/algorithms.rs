@@ -94,21 +94,9 @@ pub(crate) fn sliding_window<'a, S: Store>(
             .await?
             .value
             .max(0) as u64;
-        let previous = if index == 0 {
-            0
-        } else {
-            let previous_key = window_key(key, index - 1);
-            let cache_key = format!("{ns}\u{0}{previous_key}");
-            match cache.and_then(|c| c.get(&cache_key)) {
-                Some(count) => count,
-                None => {
-                    let count = read_count(store, ns, &previous_key).await?;
-                    if let Some(cache) = cache {
-                        cache.insert(cache_key, count);
-                    }
-                    count
-                }
-            }
+        let previous = match index.checked_sub(1) {
+            Some(before) => closed_count(store, ns, &window_key(key, before), cache, true).await?,
+            None => 0,
         };
         Ok(sliding_decision(quota, current, previous, elapsed, window))
     }
@@ -147,6 +135,28 @@ fn sliding_decision(
         reset_after,
         retry_after,
         degraded: false,
+    }
+}
+
+/// The final count of a closed window: from `cache` when it holds it, else read (and
+/// kept in `cache` when `remember`; a closed window's count no longer changes).
+pub(crate) fn closed_count<'a, S: Store>(
+    store: &'a S,
+    ns: &'a str,
+    key: &'a str,
+    cache: Option<&'a Cache<String, u64>>,
+    remember: bool,
+) -> impl Future<Output = Result<u64>> + Send + 'a {
+    async move {
+        let cache_key = format!("{ns}\u{0}{key}");
+        if let Some(count) = cache.and_then(|c| c.get(&cache_key)) {
+            return Ok(count);
+        }
+        let count = read_count(store, ns, key).await?;
+        if let Some(cache) = cache.filter(|_| remember) {
+            cache.insert(cache_key, count);
+        }
+        Ok(count)
     }
 }
 
@@ -261,15 +271,11 @@ pub(crate) fn status<'a, S: Store>(
                 let now = Timestamp::now().as_millis();
                 let index = now / window;
                 let current = read_count(store, ns, &window_key(key, index)).await?;
-                let previous = if index == 0 {
-                    0
-                } else {
-                    let previous_key = window_key(key, index - 1);
-                    let cache_key = format!("{ns}\u{0}{previous_key}");
-                    match cache.and_then(|c| c.get(&cache_key)) {
-                        Some(count) => count,
-                        None => read_count(store, ns, &previous_key).await?,
+                let previous = match index.checked_sub(1) {
+                    Some(before) => {
+                        closed_count(store, ns, &window_key(key, before), cache, false).await?
                     }
+                    None => 0,
                 };
                 Ok(sliding_decision(
                     quota,
