@@ -6,7 +6,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::config::{Credentials, Intercept, Region, SharedInterceptor};
 use store_core::{Error, Result};
 
 use crate::{DynamoStore, TableLayout};
@@ -47,6 +47,7 @@ pub struct DynamoStoreBuilder {
     sdk_retry: RetryConfig,
     endpoint: Option<String>,
     region: Option<String>,
+    interceptors: Vec<SharedInterceptor>,
 }
 
 impl std::fmt::Debug for DynamoStoreBuilder {
@@ -73,6 +74,7 @@ impl DynamoStoreBuilder {
             sdk_retry: RetryConfig::disabled(),
             endpoint: None,
             region: None,
+            interceptors: Vec::new(),
         }
     }
 
@@ -191,6 +193,13 @@ impl DynamoStoreBuilder {
         self
     }
 
+    /// Adds an SDK interceptor (for example [`crate::RequestCounter`], or your own
+    /// metrics) to clients this builder creates.
+    pub fn interceptor(mut self, interceptor: impl Intercept + 'static) -> Self {
+        self.interceptors.push(SharedInterceptor::new(interceptor));
+        self
+    }
+
     /// Checks the table name and layout and builds the store. Nothing is sent: a
     /// missing table shows on the first operation as `Misconfigured` naming the fix.
     pub async fn build(self) -> Result<DynamoStore> {
@@ -244,6 +253,9 @@ impl DynamoStoreBuilder {
         }
         if let Some(region) = &self.region {
             builder = builder.region(Region::new(region.clone()));
+        }
+        for interceptor in &self.interceptors {
+            builder.push_interceptor(interceptor.clone());
         }
         builder.build()
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use idempotency::Idempotency;
 use serde_json::json;
 use store_core::Store;
-use store_dynamodb::{RequestCounter, aws_sdk_dynamodb};
+use store_dynamodb::RequestCounter;
 use store_memory::MemoryStore;
 
 use crate::backends::{self, Counting};
@@ -71,22 +71,13 @@ async fn dynamodb_fresh_is_two_requests_duplicate_is_one() {
     let table = "fleetstate-idempotency";
     backends::dynamodb(&endpoint, table, Default::default()).await;
     let counter = RequestCounter::default();
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "tests",
-        ))
+    let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
+    let store = store_dynamodb::DynamoStore::builder(&url)
+        .unwrap()
         .interceptor(counter.clone())
-        .build();
-    let store = store_dynamodb::DynamoStore::from_client(
-        aws_sdk_dynamodb::Client::from_conf(config),
-        table,
-    )
-    .build()
-    .await
-    .unwrap();
+        .build()
+        .await
+        .unwrap();
     let idempotency = Idempotency::new(store, backends::config()).unwrap();
     assert_eq!(counted(&idempotency, || counter.count()).await, [2, 1]);
 }

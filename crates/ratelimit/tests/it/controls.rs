@@ -4,16 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ratelimit::{Policy, Quota, RateLimiter};
+use ratelimit::{Policy, Quota};
 use store_core::{SharedStore, StoreExt};
 
-fn limiter(store: SharedStore, name: &str, policy: Policy) -> RateLimiter<SharedStore> {
-    RateLimiter::builder(store, name)
-        .default_policy(policy)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
+use crate::limiter;
 
 fn all_policies(limit: u64, window: Duration) -> [Policy; 3] {
     let quota = Quota::new(limit, window).unwrap();

@@ -9,6 +9,19 @@ mod layer;
 mod ops;
 mod round_trips;
 
+/// A limiter with `policy` on `store` and a check timeout no test run reaches.
+fn limiter(
+    store: store_core::SharedStore,
+    name: &str,
+    policy: ratelimit::Policy,
+) -> ratelimit::RateLimiter<store_core::SharedStore> {
+    ratelimit::RateLimiter::builder(store, name)
+        .default_policy(policy)
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
 /// `N` stores on separate connections to the services' Redis, as `N` instances of a
 /// fleet would have; `None` when the service is absent (a failure under `CI=true`).
 async fn redis_instances<const N: usize>() -> Option<[store_core::SharedStore; N]> {

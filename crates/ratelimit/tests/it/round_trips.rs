@@ -6,15 +6,9 @@ use std::time::Duration;
 
 use ratelimit::{Policy, Quota, RateLimiter};
 use store_core::{SharedStore, StoreExt};
-use store_dynamodb::{RequestCounter, aws_sdk_dynamodb};
+use store_dynamodb::RequestCounter;
 
-fn limiter(store: SharedStore, name: &str, policy: Policy) -> RateLimiter<SharedStore> {
-    RateLimiter::builder(store, name)
-        .default_policy(policy)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
-}
+use crate::limiter;
 
 /// Round trips of three checks in a row: `[first, second, third]`.
 async fn per_check(
@@ -57,8 +51,17 @@ async fn redis_fixed_window_is_one_command_and_sliding_window_one_in_steady_stat
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let count = || counter.count();
-    let settle = Duration::from_millis(150);
+    assert_round_trips(store, &name, || counter.count(), Duration::from_millis(150)).await;
+}
+
+/// Fixed window: one round trip per check. Sliding window: two for the first check
+/// (the previous window is read), then one.
+async fn assert_round_trips(
+    store: SharedStore,
+    name: &str,
+    count: impl Fn() -> usize + Copy,
+    settle: Duration,
+) {
     let fixed = limiter(
         store.clone(),
         &format!("{name}-fixed"),
@@ -89,44 +92,22 @@ async fn dynamodb_fixed_window_is_one_request_and_sliding_window_one_in_steady_s
     };
     let table = "fleetstate-ratelimit";
     let counter = RequestCounter::default();
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint)
-        .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "local", "local", None, None, "tests",
-        ))
+    let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
+    let store = store_dynamodb::DynamoStore::builder(&url)
+        .unwrap()
         .interceptor(counter.clone())
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(config);
-    let store = store_dynamodb::DynamoStore::from_client(client, table)
         .build()
         .await
         .unwrap();
     store_dynamodb::create_table(store.client(), table, store.layout())
         .await
         .unwrap();
-    let store = store.into_shared();
     let name = format!("round-trips-{}", fastrand::u64(..));
-    let count = || counter.count();
-    let fixed = limiter(
-        store.clone(),
-        &format!("{name}-fixed"),
-        Policy::fixed_window(Quota::per_hour(100)),
-    );
-    assert_eq!(
-        per_check(&fixed, count, Duration::ZERO).await,
-        [1, 1, 1],
-        "fixed window"
-    );
-    let sliding = limiter(
-        store,
-        &format!("{name}-sliding"),
-        Policy::sliding_window(Quota::per_hour(100)),
-    );
-    assert_eq!(
-        per_check(&sliding, count, Duration::ZERO).await,
-        [2, 1, 1],
-        "sliding window"
-    );
+    assert_round_trips(
+        store.into_shared(),
+        &name,
+        || counter.count(),
+        Duration::ZERO,
+    )
+    .await;
 }
