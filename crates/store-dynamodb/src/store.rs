@@ -147,6 +147,19 @@ impl DynamoStore {
         }))
     }
 
+    /// A `GetItem` of one entry, with the store's read consistency.
+    fn get_item(
+        &self,
+        namespace: &str,
+        key: &str,
+    ) -> aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder {
+        self.client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(self.layout.item_key(namespace, key)))
+            .consistent_read(self.consistent_read)
+    }
+
     /// Names used by the expressions, keyed by placeholder.
     fn names(&self, which: &[&str]) -> HashMap<String, String> {
         let l = &*self.layout;
@@ -232,11 +245,7 @@ impl Store for DynamoStore {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
         validate::entry_key(&self.capabilities, namespace, key)?;
         let out = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(self.layout.item_key(namespace, key)))
-            .consistent_read(self.consistent_read)
+            .get_item(namespace, key)
             .send()
             .await
             .map_err(|e| self.err(e))?;
@@ -251,11 +260,7 @@ impl Store for DynamoStore {
     async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
         validate::entry_key(&self.capabilities, namespace, key)?;
         let out = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(self.layout.item_key(namespace, key)))
-            .consistent_read(self.consistent_read)
+            .get_item(namespace, key)
             .projection_expression("#pk, #exp")
             .set_expression_attribute_names(Some(self.names(&["#pk", "#exp"])))
             .send()
