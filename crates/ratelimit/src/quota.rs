@@ -87,9 +87,9 @@ pub enum Algorithm {
     /// weighted by how much of it still overlaps the sliding window (the weighted share
     /// is rounded up, so a check is admitted only if `previous × overlap + current`
     /// stays within the limit). Smooths the fixed window's boundary bursts; an
-    /// approximation by design. Window boundaries
-    /// come from this process's clock. One `incr` per check in steady state (the
-    /// previous window's final count is cached once that window has closed).
+    /// approximation by design. Window boundaries come from this process's clock. One
+    /// `incr` per check in steady state (the previous window's final count is cached
+    /// once that window has closed).
     SlidingWindow,
     /// GCRA (a token bucket without a refill task): evenly spaced admissions with a
     /// burst of up to `limit`. State is the theoretical arrival time, updated by
