@@ -35,7 +35,7 @@ async fn charge(event: LambdaEvent<Order>) -> Result<Receipt, Error> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let table = std::env::var("IDEMPOTENCY_TABLE").unwrap_or_else(|_| "idempotency".to_owned());
-    let store = store_dynamodb::DynamoStore::builder(&format!("dynamodb://{table}"))?
+    let store = store_dynamodb::DynamoStoreBuilder::from_url(&format!("dynamodb://{table}"))?
         .build()
         .await?;
     let config = Config::default()

@@ -112,7 +112,7 @@ impl<S: Store> Idempotency<S> {
             ));
         }
         let namespace = format!("idempotency#{name}");
-        store_core::keys::validate_namespace_within(&namespace, caps.max_namespace_len)
+        store_core::raw::validate::validate_namespace_within(&namespace, caps.max_namespace_len)
             .map_err(|e| IdempotencyError::Configuration(format!("function name `{name}`: {e}")))?;
         let disabled = config.disabled.unwrap_or_else(config::disabled_by_env);
         if disabled {

@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ratelimit::{Policy, Quota, RateLimiter};
-use store_core::conformance::CoreSplit;
+use store_core::testing::CoreSplit;
 use store_core::{SharedStore, StoreExt};
-use store_redis::RedisStore;
 use store_redis::fred::interfaces::{KeysInterface, LuaInterface};
+use store_redis::{RedisStore, RedisStoreBuilder};
 
 const ROUND: Duration = Duration::from_millis(1000);
 const ROUNDS: usize = 3;
@@ -33,7 +33,7 @@ const PREFIX: &str = "fleetstate-bench-ratelimit:";
 /// The service from the environment or `cargo xtask services up` (a missing one is a
 /// failure under `CI=true`, a message otherwise).
 fn redis_url() -> Option<String> {
-    store_core::conformance::service_url("FLEETSTATE_REDIS_URL")
+    store_core::testing::service_url("FLEETSTATE_REDIS_URL")
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -194,13 +194,13 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let store = RedisStore::builder(url.as_str())
+        let store = RedisStoreBuilder::from_url(&url)
+            .expect("a valid Redis URL")
             .key_prefix(PREFIX)
-            .connect()
+            .build()
             .await
             .expect("connect");
-        store
-            .purge_key_prefix()
+        store_redis::testing::purge_key_prefix(&store)
             .await
             .expect("remove a previous run's keys");
         println!(
@@ -215,15 +215,14 @@ fn main() {
             .into();
         redis_table(&store, &bare_script, "shared cores").await;
         // The same rows with the server on cores of its own, as in any deployment.
-        match CoreSplit::for_server(store.local_server_pid().await) {
+        match CoreSplit::for_server(store_redis::testing::local_server_pid(&store).await) {
             Ok(_split) => {
                 let placement = "client core 0, redis-server the others";
                 redis_table(&store, &bare_script, placement).await;
             }
             Err(why) => println!("\n(no separate-core rows: {why})"),
         }
-        store
-            .purge_key_prefix()
+        store_redis::testing::purge_key_prefix(&store)
             .await
             .expect("remove this run's keys");
     });

@@ -233,7 +233,7 @@ impl<S: Store> AdaptiveRateLimiterBuilder<S> {
         }
         self.config.validate()?;
         let namespace = format!("ratelimit#{}", self.name);
-        store_core::keys::validate_namespace_within(
+        store_core::raw::validate::validate_namespace_within(
             &namespace,
             self.store.capabilities().max_namespace_len,
         )?;

@@ -151,7 +151,7 @@ impl<S: Store> RateLimiterBuilder<S> {
                 supports(local.capabilities(), policy)?;
             }
         }
-        store_core::keys::validate_namespace(&format!("ratelimit#{}", self.name))?;
+        store_core::raw::validate::validate_namespace(&format!("ratelimit#{}", self.name))?;
         Ok(RateLimiter {
             namespace: format!("ratelimit#{}", self.name),
             store: self.store,
@@ -408,7 +408,7 @@ impl<S: Store> RateLimiter<S> {
         if pause.is_zero() {
             return Ok(());
         }
-        store_core::validate::ttl(Some(pause))?;
+        store_core::raw::validate::ttl(Some(pause))?;
         let policy = self.policy_for(resource);
         let key = state_key(resource, key);
         algorithms::cooldown(&self.store, &self.namespace, &key, policy, pause).await

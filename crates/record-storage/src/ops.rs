@@ -7,9 +7,9 @@ use backon::{BackoffBuilder, ExponentialBuilder};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use store_core::layer::RetryLayer;
+use store_core::raw::validate;
 use store_core::{
     Bytes, Cursor, DeleteCondition, Entry, SetOptions, SetOutcome, Store, Timestamp, Version,
-    validate,
 };
 
 use crate::codec::{self, SECURE};
@@ -224,7 +224,7 @@ impl<'a, S: Store> Call<'a, S> {
     pub(crate) async fn keys_page(&self, request: &KeysRequest) -> Result<KeysPage> {
         let max = self.store.capabilities().max_list_limit.max(1);
         let limit = request.limit.unwrap_or(DEFAULT_PAGE).min(max);
-        let cursor = request.last_evaluated_key.clone().map(Cursor::new);
+        let cursor = request.last_evaluated_key.clone().map(Cursor::from);
         let page = self
             .store
             .list(&self.ns, &request.prefix, cursor.as_ref(), limit)

@@ -34,7 +34,7 @@ pub(crate) fn namespace(scope: Scope, context: &Context, caps: &Capabilities) ->
     }
     let max = caps
         .max_namespace_len
-        .min(store_core::keys::MAX_NAMESPACE_LEN);
+        .min(store_core::raw::validate::MAX_NAMESPACE_LEN);
     if ns.len() > max {
         return Err(RecordError::ScopeTooLong {
             len: ns.len(),

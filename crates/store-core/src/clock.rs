@@ -49,7 +49,7 @@ impl ManualClock {
 
     /// Moves time forward by `by` (rounded up to the millisecond).
     pub fn advance(&self, by: Duration) {
-        let millis = crate::types::ttl_millis(by);
+        let millis = crate::raw::ttl_millis(by);
         self.0.fetch_add(millis, Ordering::SeqCst);
     }
 

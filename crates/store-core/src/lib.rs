@@ -5,25 +5,26 @@
 mod capabilities;
 mod clock;
 mod error;
-pub mod keys;
 pub mod layer;
+pub mod raw;
 mod registry;
 mod store;
 mod types;
-pub mod validate;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use capabilities::Capabilities;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Delivery, Error, Result};
 pub use layer::Layer;
-pub use registry::{Opener, SchemeRegistry, open};
+pub use registry::{Opener, SchemeRegistry, StoreBuilder, open};
 pub use store::{DynStore, SharedStore, Store, StoreExt};
 pub use types::{
     Condition, Cursor, DeleteCondition, Entry, IncrOutcome, ListPage, SetOptions, SetOutcome,
-    Timestamp, Version, ttl_millis,
+    Timestamp, Version,
 };
 
 /// Re-exported so backends and users name the same `Bytes`.

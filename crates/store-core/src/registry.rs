@@ -20,11 +20,35 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use futures::future::BoxFuture;
 
-use crate::{Error, Result, SharedStore};
+use crate::{Error, Result, SharedStore, Store, StoreExt};
+
+/// How every backend is built: `from_url` (or the backend's own constructors, from
+/// settings or a client the user already has), then `build().await`.
+///
+/// Each backend's builder implements it with inherent methods of the same names, so
+/// `XStoreBuilder::from_url(url)?.build().await?` reads the same for every backend, and
+/// [`SchemeRegistry::register_builder`] registers any of them.
+pub trait StoreBuilder: Sized + Send + 'static {
+    /// The store it builds.
+    type Store: Store + 'static;
+
+    /// The URL schemes it reads (`["redis", "rediss"]`).
+    const SCHEMES: &'static [&'static str];
+
+    /// Reads a store URL: checks its form and every option, connects nothing.
+    ///
+    /// Errors: [`Error::Misconfigured`] for a malformed URL, another scheme, an
+    /// undecodable or invalid value, or an unknown option (named with the valid ones).
+    fn from_url(url: &str) -> Result<Self>;
+
+    /// Builds the store, connecting where the backend needs to.
+    fn build(self) -> impl Future<Output = Result<Self::Store>> + Send;
+}
 
 /// Opens a store for one scheme.
 ///
@@ -74,6 +98,17 @@ impl SchemeRegistry {
     pub fn register(&self, scheme: &str, opener: impl Opener) {
         let mut openers = self.openers.write().unwrap_or_else(|p| p.into_inner());
         openers.insert(scheme.to_ascii_lowercase(), Arc::new(opener));
+    }
+
+    /// Registers every scheme `B` reads, opening through `B::from_url(url)?.build()`.
+    pub fn register_builder<B: StoreBuilder>(&self) {
+        for scheme in B::SCHEMES {
+            self.register(scheme, |url: &str| {
+                let builder = B::from_url(url);
+                Box::pin(async move { Ok(builder?.build().await?.into_shared()) })
+                    as BoxFuture<'static, _>
+            });
+        }
     }
 
     /// The registered schemes, sorted.

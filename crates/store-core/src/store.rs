@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
+use crate::raw::Forward;
 use crate::{
     Capabilities, Cursor, DeleteCondition, Entry, IncrOutcome, ListPage, Result, SetOptions,
     SetOutcome,
@@ -80,6 +81,34 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: usize,
     ) -> impl Future<Output = Result<ListPage>> + Send;
 
+    /// Deletes every live key of `namespace` that starts with `prefix` (every key of the
+    /// namespace for an empty prefix) and returns how many it removed. Keys written while
+    /// it runs may survive; keys live throughout are all removed.
+    ///
+    /// Not atomic: it is a walk, and a failure part way leaves the rest in place (run it
+    /// again). The provided method lists pages and deletes their keys one by one;
+    /// backends override it where they have better (batch deletes, server-side scans).
+    fn clear(&self, namespace: &str, prefix: &str) -> impl Future<Output = Result<u64>> + Send {
+        async move {
+            crate::raw::validate::list(self.capabilities(), namespace, prefix, 1)?;
+            let limit = self.capabilities().max_list_limit.clamp(1, 1000);
+            let mut removed = 0;
+            let mut cursor = None;
+            loop {
+                let page = self.list(namespace, prefix, cursor.as_ref(), limit).await?;
+                for key in &page.keys {
+                    if self.delete(namespace, key, DeleteCondition::Always).await? {
+                        removed += 1;
+                    }
+                }
+                match page.cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return Ok(removed),
+                }
+            }
+        }
+    }
+
     /// What this backend guarantees.
     fn capabilities(&self) -> &Capabilities;
 }
@@ -128,6 +157,8 @@ pub trait DynStore: Send + Sync + fmt::Debug {
         cursor: Option<&'a Cursor>,
         limit: usize,
     ) -> BoxFuture<'a, Result<ListPage>>;
+    /// See [`Store::clear`].
+    fn clear_dyn<'a>(&'a self, namespace: &'a str, prefix: &'a str) -> BoxFuture<'a, Result<u64>>;
     /// See [`Store::capabilities`].
     fn capabilities_dyn(&self) -> &Capabilities;
 }
@@ -177,6 +208,9 @@ impl<S: Store> DynStore for S {
         limit: usize,
     ) -> BoxFuture<'a, Result<ListPage>> {
         Box::pin(self.list(namespace, prefix, cursor, limit))
+    }
+    fn clear_dyn<'a>(&'a self, namespace: &'a str, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(self.clear(namespace, prefix))
     }
     fn capabilities_dyn(&self) -> &Capabilities {
         self.capabilities()
@@ -232,72 +266,37 @@ impl<'d> Store for Arc<dyn DynStore + 'd> {
     ) -> Result<ListPage> {
         (**self).list_dyn(namespace, prefix, cursor, limit).await
     }
+    async fn clear(&self, namespace: &str, prefix: &str) -> Result<u64> {
+        (**self).clear_dyn(namespace, prefix).await
+    }
     fn capabilities(&self) -> &Capabilities {
         (**self).capabilities_dyn()
     }
 }
 
-/// `Store` for a pointer to a store, forwarding every method to the pointee.
-macro_rules! forward_store {
-    ($(#[$doc:meta])* $ty:ty) => {
-        $(#[$doc])*
-        impl<S: Store> Store for $ty {
-            async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
-                (**self).get(namespace, key).await
-            }
-            async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
-                (**self).exists(namespace, key).await
-            }
-            async fn set(
-                &self,
-                namespace: &str,
-                key: &str,
-                value: Bytes,
-                opts: SetOptions,
-            ) -> Result<SetOutcome> {
-                (**self).set(namespace, key, value, opts).await
-            }
-            async fn delete(
-                &self,
-                namespace: &str,
-                key: &str,
-                condition: DeleteCondition,
-            ) -> Result<bool> {
-                (**self).delete(namespace, key, condition).await
-            }
-            async fn incr(
-                &self,
-                namespace: &str,
-                key: &str,
-                delta: i64,
-                ttl: Option<Duration>,
-            ) -> Result<IncrOutcome> {
-                (**self).incr(namespace, key, delta, ttl).await
-            }
-            async fn list(
-                &self,
-                namespace: &str,
-                prefix: &str,
-                cursor: Option<&Cursor>,
-                limit: usize,
-            ) -> Result<ListPage> {
-                (**self).list(namespace, prefix, cursor, limit).await
-            }
-            fn capabilities(&self) -> &Capabilities {
-                (**self).capabilities()
-            }
-        }
-    };
+impl<S: Store> Forward for Arc<S> {
+    type Inner = S;
+    fn inner(&self) -> &S {
+        self
+    }
 }
 
-forward_store!(
+crate::forward_store!(
     /// Sharing a concrete store: `Arc<S>` is a store wherever `S` is.
-    Arc<S>
+    impl[S: Store] Arc<S>
 );
-forward_store!(
+
+impl<S: Store> Forward for &S {
+    type Inner = S;
+    fn inner(&self) -> &S {
+        self
+    }
+}
+
+crate::forward_store!(
     /// Borrowing a store: `&S` is a store wherever `S` is, so a layer can wrap a
     /// borrowed store for one call (`RetryLayer::default().layer(&store)`).
-    &S
+    impl[S: Store] &S
 );
 
 /// Conveniences on every store.

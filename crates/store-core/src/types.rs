@@ -49,7 +49,7 @@ impl Timestamp {
     /// The time `ttl` after this one, with the TTL rounded up to a whole millisecond so
     /// that an entry never dies earlier than asked.
     pub fn add_ttl(self, ttl: Duration) -> Self {
-        Timestamp(self.0.saturating_add(ttl_millis(ttl)))
+        Timestamp(self.0.saturating_add(crate::raw::ttl_millis(ttl)))
     }
 
     /// How long from `earlier` to `self`, zero if `earlier` is later.
@@ -58,30 +58,12 @@ impl Timestamp {
     }
 }
 
-/// A TTL in whole milliseconds, rounded up (a 1 µs TTL lives 1 ms, not 0).
-pub fn ttl_millis(ttl: Duration) -> u64 {
-    let millis = ttl.as_nanos().div_ceil(1_000_000);
-    u64::try_from(millis).unwrap_or(u64::MAX)
-}
-
 /// An entry's version: opaque, changes on every successful write of that key (including
 /// `incr`), and never repeats for a key, even after the key is deleted and re-created.
 ///
 /// Compare versions only for equality; their order means nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Version(u64);
-
-impl Version {
-    /// Wraps a backend's raw version number. Backends only.
-    pub const fn from_raw(raw: u64) -> Self {
-        Version(raw)
-    }
-
-    /// The backend's raw version number. Backends only.
-    pub const fn as_raw(self) -> u64 {
-        self.0
-    }
-}
+pub struct Version(pub(crate) u64);
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -223,20 +205,16 @@ pub struct IncrOutcome {
 
 /// An opaque position in a `list` walk. Pass it back unchanged to get the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Cursor(String);
+pub struct Cursor(pub(crate) String);
 
 impl Cursor {
-    /// Wraps a backend's encoded position. Backends only; users treat cursors as opaque.
-    pub fn new(encoded: impl Into<String>) -> Self {
-        Cursor(encoded.into())
-    }
-
     /// The encoded form, safe to hand to a client and accept back.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
+/// A cursor handed back by a client that received it as text ([`Cursor::as_str`]).
 impl From<String> for Cursor {
     fn from(s: String) -> Self {
         Cursor(s)
@@ -261,17 +239,6 @@ pub struct ListPage {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ttl_rounds_up_to_the_millisecond() {
-        assert_eq!(ttl_millis(Duration::from_micros(1)), 1);
-        assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
-        assert_eq!(ttl_millis(Duration::from_millis(7)), 7);
-        assert_eq!(
-            Timestamp::from_millis(10).add_ttl(Duration::from_nanos(1)),
-            Timestamp::from_millis(11)
-        );
-    }
 
     #[test]
     fn timestamps_round_trip_through_system_time() {

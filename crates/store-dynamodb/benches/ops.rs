@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use store_core::{Bytes, SetOptions, Store};
-use store_dynamodb::{DynamoStore, TableLayout, aws_sdk_dynamodb};
+use store_dynamodb::{DynamoStore, DynamoStoreBuilder, TableLayout, aws_sdk_dynamodb};
 
 const TABLE: &str = "fleetstate-bench";
 const KEYS: usize = 500;
@@ -57,7 +57,7 @@ impl Op {
 /// The service from the environment or `cargo xtask services up` (a missing one is a
 /// failure under `CI=true`, a message otherwise).
 fn endpoint() -> Option<String> {
-    store_core::conformance::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
+    store_core::testing::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
 }
 
 fn raw_key(i: usize) -> HashMap<String, AttributeValue> {
@@ -246,7 +246,7 @@ fn main() {
             .build();
         let client = Client::from_conf(config);
         store_dynamodb::create_table(&client, TABLE, &TableLayout::default()).await.expect("table");
-        let store = DynamoStore::from_client(client, TABLE).build().await.expect("store");
+        let store = DynamoStoreBuilder::from_client(client, TABLE).build().await.expect("store");
         for op in [Op::Get, Op::Set, Op::Incr, Op::SetIfAbsent] {
             throughput(&store, false, op, 4).await;
             throughput(&store, true, op, 4).await;

@@ -7,9 +7,11 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Intercept, Region, SharedInterceptor};
-use store_core::{Error, Result};
+use store_core::raw::StoreUrl;
+use store_core::{Error, Result, StoreBuilder};
 
-use crate::{DynamoStore, TableLayout};
+use crate::TableLayout;
+use crate::store::{DynamoStore, Settings};
 
 enum Source {
     /// The default AWS configuration chain, with the builder's region and endpoint.
@@ -23,9 +25,9 @@ enum Source {
 ///
 /// ```no_run
 /// # async fn demo() -> store_core::Result<()> {
-/// use store_dynamodb::{DynamoStore, TableLayout};
+/// use store_dynamodb::{DynamoStoreBuilder, TableLayout};
 /// let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-/// let store = DynamoStore::from_sdk_config(&sdk, "fleetstate")
+/// let store = DynamoStoreBuilder::from_sdk_config(&sdk, "fleetstate")
 ///     .layout(TableLayout::composite("pk", "sk"))
 ///     .build()
 ///     .await?;
@@ -40,9 +42,7 @@ enum Source {
 /// as DynamoDB Local accepts any.
 pub struct DynamoStoreBuilder {
     source: Source,
-    pub(crate) table: String,
-    pub(crate) layout: TableLayout,
-    pub(crate) consistent_read: bool,
+    settings: Settings,
     timeout: Duration,
     sdk_retry: RetryConfig,
     endpoint: Option<String>,
@@ -53,9 +53,7 @@ pub struct DynamoStoreBuilder {
 impl std::fmt::Debug for DynamoStoreBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DynamoStoreBuilder")
-            .field("table", &self.table)
-            .field("layout", &self.layout)
-            .field("consistent_read", &self.consistent_read)
+            .field("settings", &self.settings)
             .field("timeout", &self.timeout)
             .field("endpoint", &self.endpoint)
             .field("region", &self.region)
@@ -67,10 +65,12 @@ impl DynamoStoreBuilder {
     fn with_source(source: Source, table: String) -> Self {
         DynamoStoreBuilder {
             source,
-            table,
-            layout: TableLayout::default(),
-            consistent_read: true,
-            timeout: Duration::from_secs(3),
+            settings: Settings {
+                table,
+                layout: TableLayout::default(),
+                consistent_read: true,
+            },
+            timeout: DEFAULT_TIMEOUT,
             sdk_retry: RetryConfig::disabled(),
             endpoint: None,
             region: None,
@@ -78,90 +78,78 @@ impl DynamoStoreBuilder {
         }
     }
 
-    pub(crate) fn from_url(url: &str) -> Result<Self> {
-        let rest = url
-            .strip_prefix("dynamodb://")
-            .ok_or_else(|| Error::Misconfigured(format!("`{url}` is not a dynamodb:// URL")))?;
-        let (table, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let table = table.trim_end_matches('/');
-        let mut b = Self::with_source(Source::DefaultChain, table.to_owned());
-        let mut layout_kind = "simple".to_owned();
-        let (mut pk, mut sk, mut static_pk) = (None, None, None);
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = value.to_owned();
-            let bad = |what: &str| {
-                Error::Misconfigured(format!(
-                    "dynamodb:// option `{name}` must be {what}, got `{value}`"
-                ))
-            };
-            match name {
-                "region" => b.region = Some(value.clone()),
-                "endpoint" => b.endpoint = Some(value.clone()),
-                "layout" => layout_kind = value.clone(),
-                "partition_key" => pk = Some(value.clone()),
-                "sort_key" => sk = Some(value.clone()),
-                "static_partition" => static_pk = Some(value.clone()),
-                "consistent_read" => {
-                    b.consistent_read = value.parse().map_err(|_| bad("true or false"))?;
-                }
-                "timeout_ms" => {
-                    b.timeout =
-                        Duration::from_millis(value.parse().map_err(|_| bad("a whole number"))?);
-                }
-                "sdk_retries" => {
-                    let attempts: u32 = value.parse().map_err(|_| bad("a whole number"))?;
-                    b.sdk_retry = RetryConfig::standard().with_max_attempts(attempts.max(1));
-                }
-                other => {
-                    return Err(Error::Misconfigured(format!(
-                        "unknown dynamodb:// option `{other}` (known: region, endpoint, layout, \
-                         partition_key, sort_key, static_partition, consistent_read, timeout_ms, \
-                         sdk_retries)"
-                    )));
-                }
-            }
+    /// Reads a `dynamodb://<table>?...` URL (options above). Nothing is sent until
+    /// the first operation.
+    ///
+    /// Errors: `Misconfigured` for a malformed URL, an invalid table name or value, or
+    /// an unknown option.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let mut url = StoreUrl::parse(url, Self::SCHEMES)?;
+        let table = url.target().trim_end_matches('/').to_owned();
+        validate_table_name(&table)?;
+        let mut b = Self::with_source(Source::DefaultChain, table);
+        b.region = url.take("region")?;
+        b.endpoint = url.take("endpoint")?;
+        let composite = url.take_choice("layout", &["simple", "composite"])? == Some("composite");
+        let partition_key = url.take::<String>("partition_key")?;
+        let sort_key = url.take::<String>("sort_key")?;
+        let static_partition = url.take::<String>("static_partition")?;
+        if let Some(consistent) = url.take("consistent_read")? {
+            b.settings.consistent_read = consistent;
         }
-        let mut layout = match layout_kind.as_str() {
-            "simple" => TableLayout::default(),
-            "composite" => TableLayout::composite("pk", sk.clone().unwrap_or_else(|| "sk".into())),
-            other => {
-                return Err(Error::Misconfigured(format!(
-                    "dynamodb:// option `layout` must be `simple` or `composite`, got `{other}`"
-                )));
-            }
+        if let Some(ms) = url.take::<u64>("timeout_ms")? {
+            b.timeout = Duration::from_millis(ms);
+        }
+        if let Some(attempts) = url.take::<u32>("sdk_retries")? {
+            b.sdk_retry = RetryConfig::standard().with_max_attempts(attempts.max(1));
+        }
+        url.finish(&OPTIONS)?;
+        let mut layout = if composite {
+            TableLayout::composite("pk", sort_key.unwrap_or_else(|| "sk".into()))
+        } else if sort_key.is_some() {
+            return Err(Error::Misconfigured(
+                "dynamodb:// option `sort_key` needs `layout=composite`".into(),
+            ));
+        } else {
+            TableLayout::default()
         };
-        if let Some(pk) = pk {
+        if let Some(pk) = partition_key {
             layout.partition_key = pk;
         }
-        if let Some(value) = static_pk {
+        if let Some(value) = static_partition {
             layout = layout.with_static_partition(value);
         }
-        b.layout = layout;
+        b.settings.layout = layout;
         Ok(b)
     }
 
-    pub(crate) fn from_sdk_config(config: &aws_config::SdkConfig, table: &str) -> Self {
+    /// A builder from an `aws-config` `SdkConfig`.
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: &str) -> Self {
         Self::with_source(
             Source::SdkConfig(Box::new(config.clone())),
             table.to_owned(),
         )
     }
 
-    pub(crate) fn from_client(client: Client, table: &str) -> Self {
+    /// A builder around an SDK client you already have: its endpoint, region, retry
+    /// and timeout settings stay yours, so [`endpoint`](Self::endpoint),
+    /// [`region`](Self::region), [`timeout`](Self::timeout),
+    /// [`sdk_retry`](Self::sdk_retry) and [`interceptor`](Self::interceptor) are refused
+    /// by [`build`](Self::build) (configure the client instead).
+    pub fn from_client(client: Client, table: &str) -> Self {
         Self::with_source(Source::Client(Box::new(client)), table.to_owned())
     }
 
     /// The table layout (default: [`TableLayout::default`], a `pk`-only table).
     pub fn layout(mut self, layout: TableLayout) -> Self {
-        self.layout = layout;
+        self.settings.layout = layout;
         self
     }
 
     /// Strongly consistent `GetItem` and `Query` (default `true`). Eventually
     /// consistent reads cost half and may miss a write that just completed.
     pub fn consistent_read(mut self, consistent: bool) -> Self {
-        self.consistent_read = consistent;
+        self.settings.consistent_read = consistent;
         self
     }
 
@@ -193,7 +181,7 @@ impl DynamoStoreBuilder {
         self
     }
 
-    /// Adds an SDK interceptor (for example [`crate::RequestCounter`], or your own
+    /// Adds an SDK interceptor (for example [`crate::testing::RequestCounter`] (feature `testing`), or your own
     /// metrics) to clients this builder creates.
     pub fn interceptor(mut self, interceptor: impl Intercept + 'static) -> Self {
         self.interceptors.push(SharedInterceptor::new(interceptor));
@@ -202,11 +190,18 @@ impl DynamoStoreBuilder {
 
     /// Checks the table name and layout and builds the store. Nothing is sent: a
     /// missing table shows on the first operation as `Misconfigured` naming the fix.
+    ///
+    /// Errors: `Misconfigured` for an invalid table name or layout, and for client
+    /// settings given with [`from_client`](Self::from_client), whose client they cannot
+    /// change.
     pub async fn build(self) -> Result<DynamoStore> {
-        validate_table_name(&self.table)?;
-        self.layout.validate()?;
+        validate_table_name(&self.settings.table)?;
+        self.settings.layout.validate()?;
         let client = match &self.source {
-            Source::Client(client) => (**client).clone(),
+            Source::Client(client) => {
+                self.refuse_client_settings()?;
+                (**client).clone()
+            }
             Source::SdkConfig(config) => Client::from_conf(self.sdk_conf((&**config).into())),
             Source::DefaultChain => {
                 let loopback = self.endpoint.as_deref().is_some_and(is_loopback);
@@ -238,7 +233,25 @@ impl DynamoStoreBuilder {
                 Client::from_conf(self.sdk_conf((&config).into()))
             }
         };
-        Ok(DynamoStore::new(client, self))
+        Ok(DynamoStore::new(client, self.settings))
+    }
+
+    /// Settings for a client this builder creates, given with a client it did not.
+    fn refuse_client_settings(&self) -> Result<()> {
+        let given = [
+            ("endpoint", self.endpoint.is_some()),
+            ("region", self.region.is_some()),
+            ("timeout", self.timeout != DEFAULT_TIMEOUT),
+            ("sdk_retry", self.sdk_retry.max_attempts() != 1),
+            ("interceptor", !self.interceptors.is_empty()),
+        ];
+        match given.iter().find(|(_, set)| *set) {
+            None => Ok(()),
+            Some((name, _)) => Err(Error::Misconfigured(format!(
+                "`{name}` applies to clients the builder creates; a store built from_client \
+                 uses that client as it is: set `{name}` on the client's config instead"
+            ))),
+        }
     }
 
     fn sdk_conf(&self, builder: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::Config {
@@ -258,6 +271,35 @@ impl DynamoStoreBuilder {
             builder.push_interceptor(interceptor.clone());
         }
         builder.build()
+    }
+}
+
+/// Longest wait for one request by default.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The options a `dynamodb://` URL takes.
+const OPTIONS: [&str; 9] = [
+    "region",
+    "endpoint",
+    "layout",
+    "partition_key",
+    "sort_key",
+    "static_partition",
+    "consistent_read",
+    "timeout_ms",
+    "sdk_retries",
+];
+
+impl StoreBuilder for DynamoStoreBuilder {
+    type Store = DynamoStore;
+    const SCHEMES: &'static [&'static str] = &["dynamodb"];
+
+    fn from_url(url: &str) -> Result<Self> {
+        DynamoStoreBuilder::from_url(url)
+    }
+
+    async fn build(self) -> Result<DynamoStore> {
+        DynamoStoreBuilder::build(self).await
     }
 }
 
@@ -298,9 +340,9 @@ mod tests {
             "dynamodb://fleet?region=eu-west-1&endpoint=http://127.0.0.1:8000&layout=composite&sort_key=id&consistent_read=false",
         )
         .unwrap();
-        assert_eq!(b.table, "fleet");
-        assert_eq!(b.layout, TableLayout::composite("pk", "id"));
-        assert!(!b.consistent_read);
+        assert_eq!(b.settings.table, "fleet");
+        assert_eq!(b.settings.layout, TableLayout::composite("pk", "id"));
+        assert!(!b.settings.consistent_read);
         assert_eq!(b.region.as_deref(), Some("eu-west-1"));
     }
 
@@ -308,17 +350,21 @@ mod tests {
     fn bad_urls_say_what_is_wrong() {
         for (url, needle) in [
             (
-                "dynamodb://t?layout=wide",
-                "`layout` must be `simple` or `composite`",
+                "dynamodb://tab?layout=wide",
+                "`layout` must be one of `simple`, `composite`, got `wide`",
             ),
             (
-                "dynamodb://t?colour=red",
-                "unknown dynamodb:// option `colour`",
+                "dynamodb://tab?colour=red",
+                "unknown dynamodb:// option `colour` (valid options: region, endpoint",
             ),
             (
-                "dynamodb://t?timeout_ms=soon",
+                "dynamodb://tab?timeout_ms=soon",
                 "`timeout_ms` must be a whole number",
             ),
+            ("dynamodb://tab?sort_key=id", "needs `layout=composite`"),
+            ("dynamodb://tab?region=%FF", "not percent-encoded UTF-8"),
+            ("dynamodb://ab", "not a valid DynamoDB table name"),
+            ("dynamodb:tab", "is not a valid store URL"),
         ] {
             let err = DynamoStoreBuilder::from_url(url).map(drop).unwrap_err();
             assert!(err.to_string().contains(needle), "{url}: {err}");

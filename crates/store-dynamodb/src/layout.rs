@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
     ScalarAttributeType, TimeToLiveSpecification,
 };
-use store_core::{Error, Result, keys};
+use store_core::raw::validate as keys;
+use store_core::{Error, Result};
 
 /// What the partition key holds when the table also has a sort key.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,45 +1,12 @@
-//! Options, the builder and URL parsing.
+//! The builder: options, and reading them from a `memory://` URL.
 
 use std::sync::Arc;
 
-use store_core::{Clock, Error, Result, SystemClock};
-use url::Url;
+use store_core::raw::StoreUrl;
+use store_core::{Clock, Result, StoreBuilder};
 
-use crate::MemoryStore;
-
-/// What a memory-bounded store does when a write would exceed its bound.
-///
-/// Expired entries are always reclaimed first. The default is [`EvictionPolicy::Reject`]
-/// because silently dropping live state is rarely safe in fleetstate's uses: an evicted
-/// idempotency record reruns a handler, an evicted rate-limit counter grants a fresh
-/// budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum EvictionPolicy {
-    /// Fail the write with [`Error::CapacityExceeded`]; nothing is dropped.
-    #[default]
-    Reject,
-    /// Evict live entries, least recently used first, approximately: each eviction
-    /// samples up to [`LRU_SAMPLES`](crate::LRU_SAMPLES) entries of one shard (shards
-    /// visited round-robin) and drops the one read or written longest ago, the way
-    /// Redis's `allkeys-lru` does. Costs one clock read per `get`.
-    LeastRecentlyUsed,
-}
-
-/// A memory bound: maximum entries and/or bytes.
-///
-/// An entry's size is the length of its namespace, key and value plus
-/// [`ENTRY_OVERHEAD`](crate::ENTRY_OVERHEAD) bytes of bookkeeping, so the bound tracks
-/// real memory use closely for small entries too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct MemoryLimit {
-    /// Most entries held at once (expired ones included until reclaimed).
-    pub max_entries: Option<usize>,
-    /// Most bytes held at once, counted as above.
-    pub max_bytes: Option<usize>,
-    /// What happens when a write would cross a bound.
-    pub policy: EvictionPolicy,
-}
+use crate::bound::EvictionPolicy;
+use crate::store::{MemoryStore, Settings};
 
 /// Builds a [`MemoryStore`].
 ///
@@ -52,120 +19,129 @@ pub struct MemoryLimit {
 ///     .build();
 /// # let _ = store;
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MemoryStoreBuilder {
-    pub(crate) shards: usize,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) max_value_size: usize,
-    pub(crate) limit: MemoryLimit,
-}
-
-/// Default largest value: 16 MiB.
-pub const DEFAULT_MAX_VALUE_SIZE: usize = 16 * 1024 * 1024;
-
-impl Default for MemoryStoreBuilder {
-    fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
-        MemoryStoreBuilder {
-            shards: (cores * 16).clamp(16, 1024).next_power_of_two(),
-            clock: Arc::new(SystemClock),
-            max_value_size: DEFAULT_MAX_VALUE_SIZE,
-            limit: MemoryLimit::default(),
-        }
-    }
+    settings: Settings,
 }
 
 impl MemoryStoreBuilder {
     /// Number of independently locked shards, rounded up to a power of two in
     /// `1..=1024` (default: 16 per core, at least 16).
     pub fn shards(mut self, shards: usize) -> Self {
-        self.shards = shards.clamp(1, 1024).next_power_of_two();
+        self.settings.shards = shards.clamp(1, 1024).next_power_of_two();
         self
     }
 
     /// The time source for expiry (default: the system clock). Pass a
     /// [`store_core::ManualClock`] to test TTL logic without sleeping.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
+        self.settings.clock = Arc::new(clock);
         self
     }
 
-    /// Largest value accepted, in bytes (default [`DEFAULT_MAX_VALUE_SIZE`]).
+    /// Largest value accepted, in bytes (default
+    /// [`DEFAULT_MAX_VALUE_SIZE`](crate::DEFAULT_MAX_VALUE_SIZE)).
     pub fn max_value_size(mut self, bytes: usize) -> Self {
-        self.max_value_size = bytes;
+        self.settings.max_value_size = bytes;
         self
     }
 
     /// Bounds the number of entries.
     pub fn max_entries(mut self, entries: usize) -> Self {
-        self.limit.max_entries = Some(entries);
+        self.settings.limit.max_entries = Some(entries);
         self
     }
 
     /// Bounds the bytes held (see [`MemoryLimit`] for how entries are counted).
     pub fn max_bytes(mut self, bytes: usize) -> Self {
-        self.limit.max_bytes = Some(bytes);
+        self.settings.limit.max_bytes = Some(bytes);
         self
     }
 
     /// What to do when a bound is reached (default [`EvictionPolicy::Reject`]).
     pub fn eviction(mut self, policy: EvictionPolicy) -> Self {
-        self.limit.policy = policy;
+        self.settings.limit.policy = policy;
         self
     }
 
-    /// Builds the store.
+    /// Builds the store. Synchronous, unlike other backends' `build()`: nothing to
+    /// connect and nothing that can fail. The [`StoreBuilder`] impl offers the same as
+    /// the async `build()` every backend has.
     pub fn build(self) -> MemoryStore {
-        MemoryStore::from_builder(self)
+        MemoryStore::from_settings(self.settings)
     }
 
-    /// Reads options from a `memory://` URL's query: `shards`, `max_value_size`,
-    /// `max_entries`, `max_bytes`, `eviction` (`reject` or `lru`).
+    /// Reads a `memory://` URL: nothing after `//` but options, and the options
+    /// `shards`, `max_value_size`, `max_entries`, `max_bytes` (whole numbers) and
+    /// `eviction` (`reject` or `lru`).
+    ///
+    /// Errors: `Misconfigured` for another scheme, anything between `//` and `?`, an
+    /// invalid value or an unknown option (worded as for every backend, see
+    /// [`StoreUrl`]).
     ///
     /// ```
     /// use store_memory::MemoryStoreBuilder;
-    /// let url = url::Url::parse("memory://?max_entries=100&eviction=lru").unwrap();
-    /// assert!(MemoryStoreBuilder::from_url(&url).is_ok());
-    /// let bad = url::Url::parse("memory://?max_entries=lots").unwrap();
-    /// assert!(MemoryStoreBuilder::from_url(&bad).is_err());
+    /// assert!(MemoryStoreBuilder::from_url("memory://?max_entries=100&eviction=lru").is_ok());
+    /// assert!(MemoryStoreBuilder::from_url("memory://?max_entries=lots").is_err());
+    /// assert!(MemoryStoreBuilder::from_url("memory:").is_err());
     /// ```
-    pub fn from_url(url: &Url) -> Result<Self> {
-        if url.scheme() != "memory" {
-            return Err(Error::Misconfigured(format!(
-                "`{url}` is not a memory:// URL"
+    pub fn from_url(url: &str) -> Result<Self> {
+        let mut url = StoreUrl::parse(url, Self::SCHEMES)?;
+        if !url.target().is_empty() && url.target() != "/" {
+            return Err(store_core::Error::Misconfigured(format!(
+                "`{}` is not a valid store URL: a memory:// URL names nothing before its \
+                 options (`memory://?max_entries=1000`)",
+                url.redacted()
             )));
         }
         let mut builder = Self::default();
-        for (name, value) in url.query_pairs() {
-            let number = || {
-                value.parse::<usize>().map_err(|_| {
-                    Error::Misconfigured(format!(
-                        "memory:// option `{name}` must be a whole number, got `{value}`"
-                    ))
-                })
-            };
-            builder = match &*name {
-                "shards" => builder.shards(number()?),
-                "max_value_size" => builder.max_value_size(number()?),
-                "max_entries" => builder.max_entries(number()?),
-                "max_bytes" => builder.max_bytes(number()?),
-                "eviction" => match &*value {
-                    "reject" => builder.eviction(EvictionPolicy::Reject),
-                    "lru" => builder.eviction(EvictionPolicy::LeastRecentlyUsed),
-                    other => {
-                        return Err(Error::Misconfigured(format!(
-                            "memory:// option `eviction` must be `reject` or `lru`, got `{other}`"
-                        )));
-                    }
-                },
-                other => {
-                    return Err(Error::Misconfigured(format!(
-                        "unknown memory:// option `{other}` (known: shards, max_value_size, \
-                         max_entries, max_bytes, eviction)"
-                    )));
-                }
-            };
+        if let Some(shards) = url.take("shards")? {
+            builder = builder.shards(shards);
         }
+        if let Some(bytes) = url.take("max_value_size")? {
+            builder = builder.max_value_size(bytes);
+        }
+        if let Some(entries) = url.take("max_entries")? {
+            builder = builder.max_entries(entries);
+        }
+        if let Some(bytes) = url.take("max_bytes")? {
+            builder = builder.max_bytes(bytes);
+        }
+        match url.take_choice("eviction", &["reject", "lru"])? {
+            Some("lru") => builder = builder.eviction(EvictionPolicy::LeastRecentlyUsed),
+            Some(_) => builder = builder.eviction(EvictionPolicy::Reject),
+            None => {}
+        }
+        url.finish(&OPTIONS)?;
         Ok(builder)
+    }
+}
+
+/// The options a `memory://` URL takes.
+const OPTIONS: [&str; 5] = [
+    "shards",
+    "max_value_size",
+    "max_entries",
+    "max_bytes",
+    "eviction",
+];
+
+impl StoreBuilder for MemoryStoreBuilder {
+    type Store = MemoryStore;
+    const SCHEMES: &'static [&'static str] = &["memory"];
+
+    fn from_url(url: &str) -> Result<Self> {
+        MemoryStoreBuilder::from_url(url)
+    }
+
+    async fn build(self) -> Result<MemoryStore> {
+        Ok(MemoryStoreBuilder::build(self))
+    }
+}
+
+impl MemoryStore {
+    /// A builder for the other options.
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder::default()
     }
 }

@@ -7,15 +7,20 @@
 #[doc = include_str!("../../../README.md")]
 struct WorkspaceReadme;
 
+mod bound;
 mod config;
-mod shard;
+mod layout;
+mod list;
 mod store;
+mod sweeper;
 
-pub use config::{DEFAULT_MAX_VALUE_SIZE, EvictionPolicy, MemoryLimit, MemoryStoreBuilder};
-pub use shard::{ENTRY_OVERHEAD, LRU_SAMPLES};
-pub use store::{MAX_LIST_LIMIT, MemoryStore, MemoryUsage, Sweeper};
+pub use bound::{EvictionPolicy, MemoryLimit, MemoryUsage};
+pub use config::MemoryStoreBuilder;
+pub use layout::{ENTRY_OVERHEAD, LRU_SAMPLES};
+pub use store::{DEFAULT_MAX_VALUE_SIZE, MAX_LIST_LIMIT, MemoryStore};
+pub use sweeper::Sweeper;
 
-use store_core::{SchemeRegistry, SharedStore, StoreExt};
+use store_core::SchemeRegistry;
 
 /// Registers the `memory://` scheme in `registry`.
 ///
@@ -29,16 +34,5 @@ use store_core::{SchemeRegistry, SharedStore, StoreExt};
 /// # }).unwrap();
 /// ```
 pub fn register(registry: &SchemeRegistry) {
-    registry.register("memory", |url: &str| {
-        let store = open_url(url);
-        Box::pin(async move { store }) as futures::future::BoxFuture<'static, _>
-    });
-}
-
-/// Opens a memory store from a `memory://` URL directly.
-pub fn open_url(url: &str) -> store_core::Result<SharedStore> {
-    let parsed = url::Url::parse(url).map_err(|e| {
-        store_core::Error::Misconfigured(format!("`{url}` is not a valid memory:// URL: {e}"))
-    })?;
-    MemoryStoreBuilder::from_url(&parsed).map(|b| b.build().into_shared())
+    registry.register_builder::<MemoryStoreBuilder>();
 }

@@ -1,19 +1,20 @@
 //! The contract mapped onto the shards.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
+use store_core::raw::validate;
 use store_core::{
     Capabilities, Clock, Condition, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage,
-    Result, SetOptions, SetOutcome, Store, Timestamp, Version, keys, validate,
+    Result, SetOptions, SetOutcome, Store, SystemClock, Timestamp,
 };
 
-use crate::config::{EvictionPolicy, MemoryLimit, MemoryStoreBuilder};
-use crate::shard::{Data, Shard, Slot, Write, entry_size, hash_pair};
+use crate::bound::{Bound, EvictionPolicy, MemoryLimit};
+use crate::layout::{Data, Shard, Slot, Write, entry_size, hash_pair};
 
 /// Largest page one `list` call returns.
 pub const MAX_LIST_LIMIT: usize = 1000;
@@ -41,42 +42,50 @@ const MAX_EVICTIONS_PER_WRITE: usize = 64;
 /// is too late to cancel (the operation is complete).
 #[derive(Clone)]
 pub struct MemoryStore {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    shards: Box<[ShardLock]>,
+pub(crate) struct Inner {
+    pub(crate) shards: Box<[ShardLock]>,
     shard_mask: u64,
-    hasher: foldhash::fast::RandomState,
-    clock: Arc<dyn Clock>,
-    capabilities: Capabilities,
-    bound: Option<Bound>,
+    pub(crate) hasher: foldhash::fast::RandomState,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) capabilities: Capabilities,
+    pub(crate) bound: Option<Bound>,
 }
 
 /// A shard's lock on its own cache lines, so two cores hitting neighbouring shards do
 /// not contend.
 #[repr(align(128))]
-struct ShardLock(RwLock<Shard>);
+pub(crate) struct ShardLock(pub(crate) RwLock<Shard>);
 
-struct Bound {
-    limit: MemoryLimit,
-    entries: AtomicUsize,
-    bytes: AtomicUsize,
-    evict_cursor: AtomicUsize,
+/// What a store is built from (filled by [`crate::MemoryStoreBuilder`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) shards: usize,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) max_value_size: usize,
+    pub(crate) limit: MemoryLimit,
 }
 
-/// How much a store holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MemoryUsage {
-    /// Entries held, including expired ones not yet reclaimed.
-    pub entries: usize,
-    /// Bytes held, counted as [`MemoryLimit`] describes.
-    pub bytes: usize,
+/// Default largest value: 16 MiB.
+pub const DEFAULT_MAX_VALUE_SIZE: usize = 16 * 1024 * 1024;
+
+impl Default for Settings {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+        Settings {
+            shards: (cores * 16).clamp(16, 1024).next_power_of_two(),
+            clock: Arc::new(SystemClock),
+            max_value_size: DEFAULT_MAX_VALUE_SIZE,
+            limit: MemoryLimit::default(),
+        }
+    }
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
-        MemoryStoreBuilder::default().build()
+        MemoryStore::from_settings(Settings::default())
     }
 }
 
@@ -96,20 +105,15 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// A builder for the other options.
-    pub fn builder() -> MemoryStoreBuilder {
-        MemoryStoreBuilder::default()
-    }
-
-    pub(crate) fn from_builder(b: MemoryStoreBuilder) -> Self {
+    pub(crate) fn from_settings(b: Settings) -> Self {
         let mut capabilities = Capabilities::default();
         capabilities.atomic_incr = true;
         capabilities.compare_and_set = true;
         capabilities.returns_current_on_reject = true;
         capabilities.sorted_list = true;
         capabilities.strongly_consistent_reads = true;
-        capabilities.max_key_len = keys::MAX_KEY_LEN;
-        capabilities.max_namespace_len = keys::MAX_NAMESPACE_LEN;
+        capabilities.max_key_len = validate::MAX_KEY_LEN;
+        capabilities.max_namespace_len = validate::MAX_NAMESPACE_LEN;
         capabilities.max_value_size = b.max_value_size;
         capabilities.max_list_limit = MAX_LIST_LIMIT;
         capabilities.ttl_resolution = Duration::from_millis(1);
@@ -132,58 +136,6 @@ impl MemoryStore {
         MemoryStore {
             inner: Arc::new(inner),
         }
-    }
-
-    /// Entries and bytes held (a scan of every shard when the store is unbounded).
-    pub fn usage(&self) -> MemoryUsage {
-        if let Some(b) = &self.inner.bound {
-            return MemoryUsage {
-                entries: b.entries.load(Ordering::Relaxed),
-                bytes: b.bytes.load(Ordering::Relaxed),
-            };
-        }
-        let mut usage = MemoryUsage {
-            entries: 0,
-            bytes: 0,
-        };
-        for shard in self.inner.shards.iter() {
-            let shard = shard.0.read();
-            usage.entries += shard.len();
-            usage.bytes += shard.size();
-        }
-        usage
-    }
-
-    /// Reclaims every expired entry now; returns how many were dropped.
-    pub fn purge_expired(&self) -> usize {
-        let now = self.inner.clock.now();
-        self.inner
-            .shards
-            .iter()
-            .map(|shard| {
-                let (bytes, count) = shard.0.write().purge_expired(now);
-                self.inner.release(count, bytes);
-                count
-            })
-            .sum()
-    }
-
-    /// Starts a tokio task that calls [`purge_expired`](Self::purge_expired) every
-    /// `every`. The task stops when the returned handle is dropped or the last clone of
-    /// the store is dropped. Must be called inside a tokio runtime.
-    pub fn spawn_sweeper(&self, every: Duration) -> Sweeper {
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let task = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticks.tick().await;
-            loop {
-                ticks.tick().await;
-                let Some(inner) = weak.upgrade() else { break };
-                MemoryStore { inner }.purge_expired();
-            }
-        });
-        Sweeper(task)
     }
 
     fn locate(&self, namespace: &str, key: &str) -> (u64, usize) {
@@ -220,7 +172,9 @@ impl MemoryStore {
                 Condition::Always => true,
                 Condition::IfAbsent => live.is_none(),
                 Condition::IfPresent => live.is_some(),
-                Condition::IfVersion(v) => live.is_some_and(|s| s.version == v.as_raw()),
+                Condition::IfVersion(v) => {
+                    live.is_some_and(|s| s.version == store_core::raw::version_number(v))
+                }
             };
             if !allowed {
                 return Ok(SetOutcome::Rejected {
@@ -241,7 +195,7 @@ impl MemoryStore {
                 access_ms: self.lru().then(|| now.get().as_millis()),
             };
             shard.upsert(&self.inner.hasher, hash, namespace, key, write);
-            return Ok(SetOutcome::Written(Version::from_raw(version)));
+            return Ok(SetOutcome::Written(store_core::raw::version(version)));
         }
         Err(self
             .inner
@@ -317,7 +271,7 @@ impl MemoryStore {
         let live = slot.is_live(|| self.inner.clock.now());
         let matches = match condition {
             DeleteCondition::Always => true,
-            DeleteCondition::IfVersion(v) => slot.version == v.as_raw(),
+            DeleteCondition::IfVersion(v) => slot.version == store_core::raw::version_number(v),
         };
         if live && !matches {
             return Ok(false);
@@ -327,40 +281,6 @@ impl MemoryStore {
             self.inner.release(1, removed.size());
         }
         Ok(live)
-    }
-
-    fn list_now(
-        &self,
-        namespace: &str,
-        prefix: &str,
-        cursor: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<ListPage> {
-        validate::list(&self.inner.capabilities, namespace, prefix, limit)?;
-        let after = cursor.map(decode_cursor).transpose()?;
-        let now = self.inner.clock.now();
-        let mut keys: Vec<Arc<str>> = Vec::new();
-        for shard in self.inner.shards.iter() {
-            // One more than asked per shard tells whether another page follows.
-            let shard = shard.0.read();
-            keys.extend(shard.keys_from(
-                namespace,
-                prefix,
-                after,
-                limit + 1,
-                &self.inner.hasher,
-                now,
-            ));
-        }
-        keys.sort_unstable();
-        let cursor = (keys.len() > limit).then(|| {
-            keys.truncate(limit);
-            encode_cursor(keys.last().map_or("", |k| k))
-        });
-        Ok(ListPage {
-            keys: keys.iter().map(|k| k.to_string()).collect(),
-            cursor,
-        })
     }
 }
 
@@ -388,116 +308,6 @@ impl<'a> LazyNow<'a> {
                 at
             }
         }
-    }
-}
-
-const CURSOR_TAG: char = 'k';
-
-fn encode_cursor(last_key: &str) -> Cursor {
-    let mut s = String::with_capacity(last_key.len() + 1);
-    s.push(CURSOR_TAG);
-    s.push_str(last_key);
-    Cursor::new(s)
-}
-
-fn decode_cursor(cursor: &Cursor) -> Result<&str> {
-    cursor.as_str().strip_prefix(CURSOR_TAG).ok_or_else(|| {
-        Error::InvalidCursor(format!(
-            "`{cursor}` was not produced by a memory store's list"
-        ))
-    })
-}
-
-impl Inner {
-    /// Accounts for a write that adds `entries` entries and replaces `old_bytes` by
-    /// `new_bytes`; `false` (and nothing reserved) if that would cross a bound.
-    fn reserve(&self, entries: usize, new_bytes: usize, old_bytes: usize) -> bool {
-        let Some(b) = &self.bound else { return true };
-        if !add_within(&b.entries, entries, b.limit.max_entries) {
-            return false;
-        }
-        if new_bytes >= old_bytes {
-            if !add_within(&b.bytes, new_bytes - old_bytes, b.limit.max_bytes) {
-                b.entries.fetch_sub(entries, Ordering::Relaxed);
-                return false;
-            }
-        } else {
-            b.bytes.fetch_sub(old_bytes - new_bytes, Ordering::Relaxed);
-        }
-        true
-    }
-
-    fn release(&self, entries: usize, bytes: usize) {
-        if let Some(b) = &self.bound {
-            b.entries.fetch_sub(entries, Ordering::Relaxed);
-            b.bytes.fetch_sub(bytes, Ordering::Relaxed);
-        }
-    }
-
-    /// Frees room for one more entry of `size` bytes, or says why it cannot.
-    fn make_room(&self, size: usize, now: Timestamp) -> Result<()> {
-        let Some(b) = &self.bound else { return Ok(()) };
-        if b.limit.max_bytes.is_some_and(|max| size > max) {
-            return Err(self.full(&format!(
-                "an entry of {size} bytes can never fit in max_bytes"
-            )));
-        }
-        match b.limit.policy {
-            EvictionPolicy::Reject => {
-                let mut freed = 0;
-                for shard in self.shards.iter() {
-                    let (bytes, count) = shard.0.write().purge_expired(now);
-                    self.release(count, bytes);
-                    freed += count;
-                }
-                if freed == 0 {
-                    return Err(self.full("eviction policy is `Reject`"));
-                }
-                Ok(())
-            }
-            EvictionPolicy::LeastRecentlyUsed => {
-                for _ in 0..self.shards.len() {
-                    let at =
-                        b.evict_cursor.fetch_add(1, Ordering::Relaxed) & (self.shards.len() - 1);
-                    let mut shard = self.shards[at].0.write();
-                    let (bytes, count) = shard.purge_expired(now);
-                    if count > 0 {
-                        self.release(count, bytes);
-                        return Ok(());
-                    }
-                    if let Some(bytes) = shard.evict_lru(&self.hasher) {
-                        self.release(1, bytes);
-                        return Ok(());
-                    }
-                }
-                Err(self.full("nothing left to evict"))
-            }
-        }
-    }
-
-    fn full(&self, why: &str) -> Error {
-        let limit = self.bound.as_ref().map(|b| b.limit).unwrap_or_default();
-        Error::CapacityExceeded(format!(
-            "memory store bound reached (max_entries: {:?}, max_bytes: {:?}): {why}",
-            limit.max_entries, limit.max_bytes
-        ))
-    }
-}
-
-fn add_within(counter: &AtomicUsize, add: usize, max: Option<usize>) -> bool {
-    if add == 0 {
-        return true;
-    }
-    match max {
-        None => {
-            counter.fetch_add(add, Ordering::Relaxed);
-            true
-        }
-        Some(max) => counter
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                n.checked_add(add).filter(|&total| total <= max)
-            })
-            .is_ok(),
     }
 }
 
@@ -550,18 +360,11 @@ impl Store for MemoryStore {
         self.list_now(namespace, prefix, cursor, limit)
     }
 
+    async fn clear(&self, namespace: &str, prefix: &str) -> Result<u64> {
+        self.clear_now(namespace, prefix)
+    }
+
     fn capabilities(&self) -> &Capabilities {
         &self.inner.capabilities
-    }
-}
-
-/// Handle of the task started by [`MemoryStore::spawn_sweeper`]; dropping it stops the
-/// task.
-#[derive(Debug)]
-pub struct Sweeper(tokio::task::JoinHandle<()>);
-
-impl Drop for Sweeper {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

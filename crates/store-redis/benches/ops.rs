@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fred::interfaces::KeysInterface;
-use store_core::conformance::CoreSplit;
+use store_core::testing::CoreSplit;
 use store_core::{Bytes, SetOptions, Store, Version};
-use store_redis::RedisStore;
 use store_redis::fred;
+use store_redis::{RedisStore, RedisStoreBuilder};
 
 const KEYS: usize = 1000;
 const ROUND: Duration = Duration::from_millis(1000);
@@ -55,7 +55,7 @@ impl Op {
 /// The service from the environment or `cargo xtask services up` (a missing one is a
 /// failure under `CI=true`, a message otherwise).
 fn redis_url() -> Option<String> {
-    store_core::conformance::service_url("FLEETSTATE_REDIS_URL")
+    store_core::testing::service_url("FLEETSTATE_REDIS_URL")
 }
 
 async fn store_op(
@@ -201,13 +201,13 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let store = RedisStore::builder(url.as_str())
+        let store = RedisStoreBuilder::from_url(&url)
+            .expect("a valid Redis URL")
             .key_prefix(PREFIX)
-            .connect()
+            .build()
             .await
             .expect("connect");
-        store
-            .purge_key_prefix()
+        store_redis::testing::purge_key_prefix(&store)
             .await
             .expect("remove a previous run's keys");
         // Warm up: scripts loaded, keys present.
@@ -221,12 +221,11 @@ fn main() {
         );
         table(&store, "shared cores").await;
         // The same rows with the server on cores of its own, as in any deployment.
-        match CoreSplit::for_server(store.local_server_pid().await) {
+        match CoreSplit::for_server(store_redis::testing::local_server_pid(&store).await) {
             Ok(_split) => table(&store, "client core 0, redis-server the others").await,
             Err(why) => println!("\n(no separate-core rows: {why})"),
         }
-        store
-            .purge_key_prefix()
+        store_redis::testing::purge_key_prefix(&store)
             .await
             .expect("remove this run's keys");
     });

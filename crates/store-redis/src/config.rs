@@ -7,16 +7,13 @@ use fred::clients::Client;
 use fred::interfaces::ClientLike;
 use fred::types::Builder;
 use fred::types::config::{Config, ReconnectPolicy};
-use store_core::{Delivery, Error, Result};
+use store_core::raw::StoreUrl;
+use store_core::{Delivery, Error, Result, StoreBuilder};
 
-use crate::RedisStore;
 use crate::error::from_fred;
-
-/// Default largest value: 16 MiB (Redis itself accepts up to 512 MiB).
-pub const DEFAULT_MAX_VALUE_SIZE: usize = 16 * 1024 * 1024;
+use crate::store::{RedisStore, Settings};
 
 enum Source {
-    Url(String),
     Config(Box<Config>),
     Client(Box<Client>),
 }
@@ -27,57 +24,40 @@ enum Source {
 /// ```no_run
 /// # async fn demo() -> store_core::Result<()> {
 /// use std::time::Duration;
-/// let store = store_redis::RedisStore::builder("redis://127.0.0.1:6379/0")
+/// let store = store_redis::RedisStoreBuilder::from_url("redis://127.0.0.1:6379/0")?
 ///     .key_prefix("billing:")
 ///     .command_timeout(Duration::from_millis(500))
-///     .connect()
+///     .build()
 ///     .await?;
 /// # let _ = store; Ok(()) }
 /// ```
 ///
-/// URL forms: `redis://[user:password@]host:port[/db]`, `rediss://...` (TLS, feature
-/// `tls`), `redis-cluster://host:port,host:port,...` (or fred's
-/// `redis-cluster://host:port?node=host:port`). Query options read by fleetstate:
+/// URL forms: `redis://[user:password@]host[:port][/db]`, `rediss://...` (TLS, feature
+/// `tls`), `redis-cluster://host:port,host:port,...` and `rediss-cluster://...` (or
+/// `redis-cluster://host:port?node=host:port&node=...`). Query options:
 /// `key_prefix`, `command_timeout_ms`, `connect_timeout_ms`, `max_value_size`,
-/// `scan_count`.
+/// `scan_count`, and `node` on cluster URLs; any other option is refused (see
+/// [`StoreUrl`] for the shared rules).
 pub struct RedisStoreBuilder {
     source: Source,
-    pub(crate) key_prefix: String,
-    pub(crate) command_timeout: Duration,
+    settings: Settings,
     connect_timeout: Duration,
     reconnect_min: Duration,
     reconnect_max: Duration,
     reconnect_jitter: Duration,
-    pub(crate) max_value_size: usize,
-    pub(crate) scan_count: u32,
 }
 
 impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let source = match &self.source {
-            Source::Url(url) => redact(url),
-            Source::Config(_) => "<fred Config>".to_owned(),
-            Source::Client(_) => "<fred Client>".to_owned(),
+            Source::Config(_) => "<fred Config>",
+            Source::Client(_) => "<fred Client>",
         };
         f.debug_struct("RedisStoreBuilder")
             .field("source", &source)
-            .field("key_prefix", &self.key_prefix)
-            .field("command_timeout", &self.command_timeout)
+            .field("settings", &self.settings)
             .field("connect_timeout", &self.connect_timeout)
-            .field("max_value_size", &self.max_value_size)
             .finish_non_exhaustive()
-    }
-}
-
-/// The URL with any password replaced, for logs and errors.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..])
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -85,39 +65,103 @@ impl RedisStoreBuilder {
     fn with_source(source: Source) -> Self {
         RedisStoreBuilder {
             source,
-            key_prefix: String::new(),
-            command_timeout: Duration::from_secs(2),
+            settings: Settings::default(),
             connect_timeout: Duration::from_secs(2),
             reconnect_min: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(2),
             reconnect_jitter: Duration::from_millis(100),
-            max_value_size: DEFAULT_MAX_VALUE_SIZE,
-            scan_count: 256,
         }
     }
 
-    pub(crate) fn from_url(url: impl Into<String>) -> Self {
-        Self::with_source(Source::Url(url.into()))
+    /// Reads a Redis URL (forms and options above). Nothing is connected until
+    /// [`build`](Self::build).
+    ///
+    /// Errors: `Misconfigured` for a malformed URL (an unescaped `@` in the password, no
+    /// host, a port or database that is not a number, several hosts without a cluster
+    /// scheme), an invalid value, or an unknown option.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let mut parsed = StoreUrl::parse(url, SCHEMES)?;
+        let cluster = parsed.scheme().ends_with("-cluster");
+        let mut nodes = parsed.take_all::<String>("node")?;
+        if !cluster && !nodes.is_empty() {
+            return Err(Error::Misconfigured(format!(
+                "`{}`: the `node` option is for redis-cluster:// URLs",
+                parsed.redacted()
+            )));
+        }
+        let target = Target::parse(parsed.target(), cluster).map_err(|why| {
+            Error::Misconfigured(format!(
+                "`{}` is not a valid Redis URL: {why}",
+                parsed.redacted()
+            ))
+        })?;
+        let mut b = Self::with_source(Source::Config(Box::default()));
+        if let Some(prefix) = parsed.take::<String>("key_prefix")? {
+            b = b.key_prefix(prefix);
+        }
+        if let Some(ms) = parsed.take::<u64>("command_timeout_ms")? {
+            b = b.command_timeout(Duration::from_millis(ms));
+        }
+        if let Some(ms) = parsed.take::<u64>("connect_timeout_ms")? {
+            b = b.connect_timeout(Duration::from_millis(ms));
+        }
+        if let Some(bytes) = parsed.take::<usize>("max_value_size")? {
+            b = b.max_value_size(bytes);
+        }
+        if let Some(count) = parsed.take::<u32>("scan_count")? {
+            b = b.scan_count(count);
+        }
+        let valid: &[&str] = if cluster { &CLUSTER_OPTIONS } else { &OPTIONS };
+        let scheme = parsed.scheme().to_owned();
+        let redacted = parsed.redacted().to_owned();
+        parsed.finish(valid)?;
+        nodes.splice(0..0, target.hosts[1..].iter().cloned());
+        for node in &nodes {
+            Target::check_host(node).map_err(|why| {
+                Error::Misconfigured(format!("`{redacted}`: cluster node `{node}` {why}"))
+            })?;
+        }
+        let mut fred_url = format!(
+            "{scheme}://{}{}{}",
+            target.userinfo, target.hosts[0], target.path
+        );
+        for (i, node) in nodes.iter().enumerate() {
+            fred_url.push(if i == 0 { '?' } else { '&' });
+            fred_url.push_str("node=");
+            fred_url.push_str(node);
+        }
+        let config = Config::from_url(&fred_url).map_err(|e| {
+            Error::Misconfigured(format!(
+                "`{redacted}` is not a valid Redis URL: {}",
+                e.details()
+            ))
+        })?;
+        b.source = Source::Config(Box::new(config));
+        Ok(b)
     }
 
-    pub(crate) fn from_config(config: Config) -> Self {
+    /// A builder from a fred `Config` (to set TLS, credentials providers, sentinel...).
+    pub fn from_config(config: Config) -> Self {
         Self::with_source(Source::Config(Box::new(config)))
     }
 
-    pub(crate) fn from_client(client: Client) -> Self {
+    /// A builder around a fred client you already have (connected with `init()`, or
+    /// connecting). Command timeouts and at-most-once sending are applied per command,
+    /// whatever the client's own settings.
+    pub fn from_client(client: Client) -> Self {
         Self::with_source(Source::Client(Box::new(client)))
     }
 
     /// Prefix of every Redis key this store writes, so one Redis can be shared.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.key_prefix = prefix.into();
+        self.settings.key_prefix = prefix.into();
         self
     }
 
     /// Longest wait for any one command (default 2 s). A dead server is reported as
     /// `Unavailable` within this bound, never a hang.
     pub fn command_timeout(mut self, timeout: Duration) -> Self {
-        self.command_timeout = timeout;
+        self.settings.command_timeout = timeout;
         self
     }
 
@@ -138,54 +182,38 @@ impl RedisStoreBuilder {
 
     /// Largest value accepted, checked before sending (default 16 MiB).
     pub fn max_value_size(mut self, bytes: usize) -> Self {
-        self.max_value_size = bytes;
+        self.settings.max_value_size = bytes;
         self
     }
 
     /// The `COUNT` hint of each `SCAN` that `list` sends (default 256).
     pub fn scan_count(mut self, count: u32) -> Self {
-        self.scan_count = count.max(1);
+        self.settings.scan_count = count.max(1);
         self
     }
 
     /// Connects (or, for a client you passed in, waits until it is connected) and
     /// returns the store.
     ///
-    /// Errors: [`Error::Misconfigured`] for a bad URL or option; [`Error::Unavailable`]
-    /// when no connection is made within the connect timeout.
-    pub async fn connect(mut self) -> Result<RedisStore> {
-        let source = std::mem::replace(&mut self.source, Source::Url(String::new()));
-        match source {
+    /// Errors: [`Error::Unavailable`] when no connection is made within the connect
+    /// timeout; [`Error::Misconfigured`] when the server refuses the credentials.
+    pub async fn build(self) -> Result<RedisStore> {
+        let client = match &self.source {
             Source::Client(client) => {
                 let ready = tokio::time::timeout(self.connect_timeout, client.wait_for_connect());
                 match ready.await {
-                    Ok(Ok(())) => Ok(RedisStore::new(*client, &self)),
-                    Ok(Err(e)) => Err(from_fred(e, false)),
-                    Err(_) => Err(not_connected(self.connect_timeout, "the given client")),
+                    Ok(Ok(())) => (**client).clone(),
+                    Ok(Err(e)) => return Err(from_fred(e, Delivery::NotSent)),
+                    Err(_) => return Err(not_connected(self.connect_timeout, "the given client")),
                 }
             }
-            Source::Url(url) => {
-                let (fred_url, options) = split_url(&url)?;
-                let config = Config::from_url(&fred_url).map_err(|e| {
-                    Error::Misconfigured(format!(
-                        "`{}` is not a valid Redis URL: {}",
-                        redact(&url),
-                        e.details()
-                    ))
-                })?;
-                let this = options.apply(self)?;
-                let client = this.connect_new(config).await?;
-                Ok(RedisStore::new(client, &this))
-            }
-            Source::Config(config) => {
-                let client = self.connect_new(*config).await?;
-                Ok(RedisStore::new(client, &self))
-            }
-        }
+            Source::Config(config) => self.connect_new((**config).clone()).await?,
+        };
+        Ok(RedisStore::new(client, &self.settings))
     }
 
     async fn connect_new(&self, config: Config) -> Result<Client> {
-        let timeout = self.command_timeout;
+        let timeout = self.settings.command_timeout;
         let connect_timeout = self.connect_timeout;
         let mut policy = ReconnectPolicy::new_exponential(
             0,
@@ -210,7 +238,7 @@ impl RedisStoreBuilder {
             Ok(Ok(_task)) => Ok(client),
             Ok(Err(e)) => {
                 let _ = tokio::time::timeout(Duration::from_millis(200), client.quit()).await;
-                Err(from_fred(e, false))
+                Err(from_fred(e, Delivery::NotSent))
             }
             Err(_) => {
                 let _ = tokio::time::timeout(Duration::from_millis(200), client.quit()).await;
@@ -234,32 +262,7 @@ fn not_connected(after: Duration, what: &str) -> Error {
     )
 }
 
-/// fleetstate's own query options, taken out of the URL before fred reads it.
-#[derive(Debug, Default)]
-struct UrlOptions(Vec<(String, String)>);
-
-impl UrlOptions {
-    fn apply(self, mut b: RedisStoreBuilder) -> Result<RedisStoreBuilder> {
-        for (name, value) in self.0 {
-            let number = || {
-                value.parse::<u64>().map_err(|_| {
-                    Error::Misconfigured(format!(
-                        "Redis URL option `{name}` must be a whole number, got `{value}`"
-                    ))
-                })
-            };
-            b = match name.as_str() {
-                "key_prefix" => b.key_prefix(value.clone()),
-                "command_timeout_ms" => b.command_timeout(Duration::from_millis(number()?)),
-                "connect_timeout_ms" => b.connect_timeout(Duration::from_millis(number()?)),
-                "max_value_size" => b.max_value_size(number()? as usize),
-                "scan_count" => b.scan_count(u32::try_from(number()?).unwrap_or(u32::MAX)),
-                _ => unreachable!("only known options are collected"),
-            };
-        }
-        Ok(b)
-    }
-}
+const SCHEMES: &[&str] = &["redis", "rediss", "redis-cluster", "rediss-cluster"];
 
 const OPTIONS: [&str; 5] = [
     "key_prefix",
@@ -269,117 +272,182 @@ const OPTIONS: [&str; 5] = [
     "scan_count",
 ];
 
-/// Splits fleetstate's options off `url` and rewrites the comma form of cluster URLs
-/// (`redis-cluster://h1:p1,h2:p2`) into fred's (`redis-cluster://h1:p1?node=h2:p2`).
-fn split_url(url: &str) -> Result<(String, UrlOptions)> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| Error::Misconfigured(format!("`{}` is not a Redis URL", redact(url))))?;
-    let (authority_path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let mut options = UrlOptions::default();
-    let mut fred_query: Vec<String> = Vec::new();
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if OPTIONS.contains(&name) {
-            options.0.push((name.to_owned(), percent_decode(value)));
-        } else {
-            fred_query.push(pair.to_owned());
-        }
-    }
-    let (authority, path) = match authority_path.find('/') {
-        Some(at) => authority_path.split_at(at),
-        None => (authority_path, ""),
-    };
-    let (userinfo, hosts) = match authority.rfind('@') {
-        Some(at) => (&authority[..=at], &authority[at + 1..]),
-        None => ("", authority),
-    };
-    let mut hosts = hosts.split(',').filter(|h| !h.is_empty());
-    let first = hosts
-        .next()
-        .ok_or_else(|| Error::Misconfigured(format!("`{}` names no Redis host", redact(url))))?;
-    let extra: Vec<String> = hosts.map(|h| format!("node={h}")).collect();
-    if !extra.is_empty() && !scheme.ends_with("-cluster") {
-        return Err(Error::Misconfigured(format!(
-            "`{}` lists several hosts: use redis-cluster:// for a cluster",
-            redact(url)
-        )));
-    }
-    fred_query.splice(0..0, extra);
-    let mut fred_url = format!("{scheme}://{userinfo}{first}{path}");
-    if !fred_query.is_empty() {
-        fred_url.push('?');
-        fred_url.push_str(&fred_query.join("&"));
-    }
-    Ok((fred_url, options))
+const CLUSTER_OPTIONS: [&str; 6] = [
+    "key_prefix",
+    "command_timeout_ms",
+    "connect_timeout_ms",
+    "max_value_size",
+    "scan_count",
+    "node",
+];
+
+/// The part of a Redis URL between `://` and `?`: `[userinfo@]host[:port][,host...][/db]`.
+#[derive(Debug)]
+struct Target {
+    /// With its trailing `@`, or empty.
+    userinfo: String,
+    hosts: Vec<String>,
+    /// `/db` or empty.
+    path: String,
 }
 
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
+impl Target {
+    fn parse(target: &str, cluster: bool) -> std::result::Result<Self, String> {
+        let (authority, path) = match target.find('/') {
+            Some(at) => target.split_at(at),
+            None => (target, ""),
+        };
+        let (userinfo, hosts) = match authority.rfind('@') {
+            Some(at) => (&authority[..=at], &authority[at + 1..]),
+            None => ("", authority),
+        };
+        if userinfo[..userinfo.len().saturating_sub(1)].contains('@') {
+            return Err("an `@` in the user name or password must be written `%40`".into());
+        }
+        let hosts: Vec<String> = hosts.split(',').map(str::to_owned).collect();
+        for host in &hosts {
+            Self::check_host(host).map_err(|why| format!("host `{host}` {why}"))?;
+        }
+        if hosts.len() > 1 && !cluster {
+            return Err("it lists several hosts: use redis-cluster:// for a cluster".into());
+        }
+        match path.strip_prefix('/') {
+            None | Some("") => {}
+            Some(_) if cluster => {
+                return Err("a cluster has no database number (database 0 only)".into());
             }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
+            Some(db) if db.parse::<u8>().is_ok() => {}
+            Some(db) => return Err(format!("the database `{db}` is not a number")),
+        }
+        Ok(Target {
+            userinfo: userinfo.to_owned(),
+            hosts,
+            path: if path == "/" {
+                String::new()
+            } else {
+                path.to_owned()
+            },
+        })
+    }
+
+    /// `host`, `host:port`, `[v6]` or `[v6]:port`.
+    fn check_host(host: &str) -> std::result::Result<(), String> {
+        let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+            let (v6, after) = rest.split_once(']').ok_or("has an unclosed `[`")?;
+            if v6.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err("is not an IPv6 address".into());
             }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
+            match after {
+                "" => (v6, None),
+                p => (v6, Some(p.strip_prefix(':').ok_or("has text after `]`")?)),
             }
+        } else {
+            match host.split_once(':') {
+                Some((name, port)) => (name, Some(port)),
+                None => (host, None),
+            }
+        };
+        if name.is_empty() {
+            return Err("is empty: the URL names no host".into());
+        }
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
+        {
+            return Err("is not a host name or address".into());
+        }
+        match port {
+            Some(port) if port.parse::<u16>().map_or(true, |p| p == 0) => Err(format!(
+                "has the port `{port}`, not a number from 1 to 65535"
+            )),
+            _ => Ok(()),
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl StoreBuilder for RedisStoreBuilder {
+    type Store = RedisStore;
+    const SCHEMES: &'static [&'static str] = SCHEMES;
+
+    fn from_url(url: &str) -> Result<Self> {
+        RedisStoreBuilder::from_url(url)
+    }
+
+    async fn build(self) -> Result<RedisStore> {
+        RedisStoreBuilder::build(self).await
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn cluster_comma_form_becomes_fred_node_params() {
-        let (url, _) =
-            split_url("redis-cluster://u:p@h1:7000,h2:7001,h3:7002?key_prefix=app%3A").unwrap();
-        assert_eq!(url, "redis-cluster://u:p@h1:7000?node=h2:7001&node=h3:7002");
+    fn fred_url_of(url: &str) -> std::result::Result<(), String> {
+        RedisStoreBuilder::from_url(url)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
-    fn fleetstate_options_are_taken_out_and_decoded() {
-        let (url, options) =
-            split_url("redis://h:6379/2?key_prefix=app%3A&command_timeout_ms=250").unwrap();
-        assert_eq!(url, "redis://h:6379/2");
-        assert_eq!(
-            options.0,
-            vec![
-                ("key_prefix".to_owned(), "app:".to_owned()),
-                ("command_timeout_ms".to_owned(), "250".to_owned())
-            ]
-        );
+    fn good_urls_are_read() {
+        for url in [
+            "redis://127.0.0.1:6379/2?key_prefix=app%3A&command_timeout_ms=250",
+            "redis://localhost",
+            "rediss://user:p%40ss@h:6380/0",
+            "redis://[::1]:6379",
+            "redis-cluster://u:p@h1:7000,h2:7001,h3:7002?key_prefix=app%3A",
+            "redis-cluster://h1:7000?node=h2:7001&node=h3:7002",
+        ] {
+            fred_url_of(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        let b = RedisStoreBuilder::from_url("redis://h/1?key_prefix=app%3A&scan_count=9").unwrap();
+        assert_eq!(b.settings.key_prefix, "app:");
+        assert_eq!(b.settings.scan_count, 9);
     }
 
     #[test]
-    fn several_hosts_need_the_cluster_scheme() {
-        let err = split_url("redis://h1:1,h2:2").unwrap_err();
-        assert!(err.to_string().contains("use redis-cluster://"), "{err}");
+    fn bad_urls_say_what_is_wrong() {
+        for (url, needle) in [
+            ("redis://h1:1,h2:2", "use redis-cluster://"),
+            ("redis://@@@host", "must be written `%40`"),
+            ("redis://", "names no host"),
+            ("redis://h:port", "not a number from 1 to 65535"),
+            ("redis://h:0", "not a number from 1 to 65535"),
+            ("redis://h/db", "the database `db` is not a number"),
+            ("redis-cluster://h:1/3", "no database number"),
+            (
+                "redis://h?node=h2:1",
+                "the `node` option is for redis-cluster://",
+            ),
+            (
+                "redis://h?comand_timeout_ms=100",
+                "unknown redis:// option `comand_timeout_ms`",
+            ),
+            (
+                "redis://h?colour=red",
+                "unknown redis:// option `colour` (valid options: key_prefix",
+            ),
+            (
+                "redis-cluster://h:1?node=garbage%20host",
+                "cluster node `garbage host`",
+            ),
+            ("redis://h?key_prefix=%FF%FE", "not percent-encoded UTF-8"),
+            ("redis://h?scan_count=-1", "must be a whole number"),
+            ("redis:/h", "is not a valid store URL"),
+            ("memory://", "is not a valid store URL"),
+        ] {
+            let err = fred_url_of(url).unwrap_err();
+            assert!(err.contains(needle), "{url}: {err}");
+        }
     }
 
     #[test]
-    fn passwords_never_reach_logs() {
-        assert_eq!(
-            redact("redis://user:secret@h:1/0"),
-            "redis://user:***@h:1/0"
-        );
-        let b = RedisStoreBuilder::from_url("rediss://:hunter2@h:1");
+    fn passwords_never_reach_logs_or_errors() {
+        let err = fred_url_of("redis://user:hunter2@h:1?colour=red").unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = fred_url_of("redis://user:hunter2@h:port").unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+        let b = RedisStoreBuilder::from_url("rediss://:hunter2@h:1").unwrap();
         assert!(!format!("{b:?}").contains("hunter2"));
     }
 }

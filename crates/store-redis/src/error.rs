@@ -3,9 +3,10 @@
 use fred::error::{Error as FredError, ErrorKind};
 use store_core::{Delivery, Error};
 
-/// Maps a failed command. `sent` says whether the command may have reached the server
-/// (the client was connected when it was issued).
-pub(crate) fn from_fred(e: FredError, sent: bool) -> Error {
+/// Maps a failed command. `delivery` says whether the command may have reached the
+/// server (the client was connected when it was issued): the kinds of failure that do
+/// not prove otherwise report it.
+pub(crate) fn from_fred(e: FredError, delivery: Delivery) -> Error {
     let details = e.details().to_owned();
     let code = details.split_whitespace().next().unwrap_or("");
     // Replies that mean the server refused to run the command at all.
@@ -22,11 +23,7 @@ pub(crate) fn from_fred(e: FredError, sent: bool) -> Error {
     if code == "OOM" {
         return Error::CapacityExceeded(format!("Redis is out of memory (maxmemory): {details}"));
     }
-    let maybe = if sent {
-        Delivery::MaybeApplied
-    } else {
-        Delivery::NotSent
-    };
+    let maybe = delivery;
     match e.kind() {
         ErrorKind::Timeout => unavailable(maybe, "Redis did not answer in time", e),
         ErrorKind::IO | ErrorKind::Canceled => unavailable(maybe, "connection to Redis lost", e),
@@ -75,14 +72,17 @@ mod tests {
             ),
             (ErrorKind::Cluster, "CLUSTERDOWN The cluster is down"),
         ] {
-            let e = from_fred(FredError::new(kind, details), true);
+            let e = from_fred(FredError::new(kind, details), Delivery::MaybeApplied);
             assert!(e.is_retryable(), "{details}: {e:?}");
         }
-        let timeout = from_fred(FredError::new(ErrorKind::Timeout, "timed out"), true);
+        let timeout = from_fred(
+            FredError::new(ErrorKind::Timeout, "timed out"),
+            Delivery::MaybeApplied,
+        );
         assert!(timeout.is_transient() && timeout.may_have_applied());
         let wrong = from_fred(
             FredError::new(ErrorKind::InvalidArgument, "WRONGTYPE x"),
-            true,
+            Delivery::MaybeApplied,
         );
         assert!(matches!(wrong, Error::Backend { .. }));
     }

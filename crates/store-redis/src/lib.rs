@@ -2,33 +2,26 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod client;
 mod config;
+mod conn;
 mod error;
-mod keys;
 mod layout;
-#[cfg(feature = "monitor")]
-mod monitor;
+mod list;
 mod scripts;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-pub use config::{DEFAULT_MAX_VALUE_SIZE, RedisStoreBuilder};
-#[cfg(feature = "monitor")]
-pub use monitor::CommandCounter;
-pub use store::{MAX_LIST_LIMIT, RedisStore};
+pub use config::RedisStoreBuilder;
+pub use store::{DEFAULT_MAX_VALUE_SIZE, MAX_LIST_LIMIT, RedisStore};
 
 /// The fred crate this backend is built on, for building clients and configs.
 pub use fred;
 
-use store_core::{SchemeRegistry, StoreExt};
+use store_core::SchemeRegistry;
 
-/// Registers `redis://`, `rediss://` and `redis-cluster://` in `registry`.
+/// Registers `redis://`, `rediss://`, `redis-cluster://` and `rediss-cluster://` in
+/// `registry`.
 pub fn register(registry: &SchemeRegistry) {
-    for scheme in ["redis", "rediss", "redis-cluster", "rediss-cluster"] {
-        registry.register(scheme, |url: &str| {
-            let builder = RedisStore::builder(url);
-            Box::pin(async move { Ok(builder.connect().await?.into_shared()) })
-                as futures::future::BoxFuture<'static, _>
-        });
-    }
+    registry.register_builder::<RedisStoreBuilder>();
 }

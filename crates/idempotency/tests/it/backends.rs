@@ -1,9 +1,9 @@
 //! Stores tests run on, and helpers.
 
 use idempotency::Config;
-use store_core::conformance::service_url;
+use store_core::testing::service_url;
 use store_core::{SharedStore, StoreExt};
-use store_dynamodb::{DynamoStore, TableLayout};
+use store_dynamodb::{DynamoStore, DynamoStoreBuilder, TableLayout};
 use store_memory::MemoryStore;
 
 /// store-memory plus every service the environment provides (under `CI=true` a missing
@@ -24,7 +24,9 @@ pub(crate) async fn all() -> Vec<(&'static str, SharedStore)> {
 }
 
 pub(crate) async fn redis(url: &str) -> SharedStore {
-    store_redis::RedisStore::connect(url)
+    store_redis::RedisStoreBuilder::from_url(url)
+        .expect("a valid Redis URL")
+        .build()
         .await
         .expect("the test Redis accepts connections")
         .into_shared()
@@ -32,7 +34,7 @@ pub(crate) async fn redis(url: &str) -> SharedStore {
 
 pub(crate) async fn dynamodb(endpoint: &str, table: &str, layout: TableLayout) -> DynamoStore {
     let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
-    let store = DynamoStore::builder(&url)
+    let store = DynamoStoreBuilder::from_url(&url)
         .expect("valid url")
         .layout(layout)
         .build()
@@ -50,7 +52,7 @@ pub(crate) fn config() -> Config {
 }
 
 /// Counts store operations (store-core's test helper).
-pub(crate) type Counting = store_core::conformance::Counting<MemoryStore>;
+pub(crate) type Counting = store_core::testing::Counting<MemoryStore>;
 
 /// The one record in the idempotency namespace, decoded (`None` when there is none).
 pub(crate) async fn only_record<S: store_core::Store>(

@@ -8,7 +8,7 @@ use std::time::Duration;
 use idempotency::Idempotency;
 use serde_json::json;
 use store_core::Store;
-use store_dynamodb::RequestCounter;
+use store_dynamodb::testing::RequestCounter;
 use store_memory::MemoryStore;
 
 use crate::backends::{self, Counting};
@@ -39,7 +39,7 @@ async fn memory_fresh_is_two_duplicate_is_one_cache_hit_is_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_fresh_is_two_commands_duplicate_is_one() {
-    let Some(url) = store_core::conformance::service_url("FLEETSTATE_REDIS_URL") else {
+    let Some(url) = store_core::testing::service_url("FLEETSTATE_REDIS_URL") else {
         return;
     };
     let store = backends::redis(&url).await;
@@ -47,7 +47,7 @@ async fn redis_fresh_is_two_commands_duplicate_is_one() {
     // Load the scripts first, so a first NOSCRIPT does not count.
     counted(&idempotency, || 0).await;
     let ns = idempotency.namespace().to_owned();
-    let counter = store_redis::CommandCounter::start(&url, ns.clone())
+    let counter = store_redis::testing::CommandCounter::start(&url, ns.clone())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -64,15 +64,14 @@ async fn redis_fresh_is_two_commands_duplicate_is_one() {
 
 #[tokio::test]
 async fn dynamodb_fresh_is_two_requests_duplicate_is_one() {
-    let Some(endpoint) = store_core::conformance::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
-    else {
+    let Some(endpoint) = store_core::testing::service_url("FLEETSTATE_DYNAMODB_ENDPOINT") else {
         return;
     };
     let table = "fleetstate-idempotency";
     backends::dynamodb(&endpoint, table, Default::default()).await;
     let counter = RequestCounter::default();
     let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
-    let store = store_dynamodb::DynamoStore::builder(&url)
+    let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
         .unwrap()
         .interceptor(counter.clone())
         .build()

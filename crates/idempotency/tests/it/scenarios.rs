@@ -407,8 +407,7 @@ async fn batches_use_one_wrapped_handler_per_record() {
 
 #[tokio::test]
 async fn composite_key_layout_with_a_static_partition_on_dynamodb() {
-    let Some(endpoint) = store_core::conformance::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
-    else {
+    let Some(endpoint) = store_core::testing::service_url("FLEETSTATE_DYNAMODB_ENDPOINT") else {
         return;
     };
     let layout = store_dynamodb::TableLayout::composite("pk", "sk")

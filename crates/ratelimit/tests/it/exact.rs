@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ratelimit::{Policy, Quota, RateLimiter};
-use store_core::conformance::service_url;
+use store_core::testing::service_url;
 use store_core::{SharedStore, StoreExt};
 
 const LIMIT: u64 = 100;
@@ -88,7 +88,11 @@ async fn exactly_the_limit_is_admitted_on_the_redis_cluster() {
     let Some(url) = service_url("FLEETSTATE_REDIS_CLUSTER_URL") else {
         return;
     };
-    let store = store_redis::RedisStore::connect(&url).await.unwrap();
+    let store = store_redis::RedisStoreBuilder::from_url(&url)
+        .expect("a valid Redis URL")
+        .build()
+        .await
+        .unwrap();
     assert_eq!(admitted(vec![store.into_shared()], minute()).await, LIMIT);
 }
 
@@ -98,7 +102,7 @@ async fn exactly_the_limit_is_admitted_on_dynamodb_local() {
         return;
     };
     let url = format!("dynamodb://fleetstate-ratelimit?endpoint={endpoint}&region=us-east-1");
-    let store = store_dynamodb::DynamoStore::builder(&url)
+    let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
         .unwrap()
         .build()
         .await

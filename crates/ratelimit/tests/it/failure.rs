@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use ratelimit::{AdaptiveRateLimiter, FailurePolicy, Policy, Priority, Quota, RateLimiter};
 use store_core::StoreExt;
-use store_core::conformance::LocalServer;
-use store_redis::RedisStore;
+use store_core::testing::LocalServer;
+use store_redis::{RedisStore, RedisStoreBuilder};
 
 /// No persistence (append-only files are off by default).
 const REDIS_ARGS: &[&str] = &["--bind", "127.0.0.1", "--port", "{port}", "--save", ""];
@@ -15,14 +15,15 @@ const REDIS_ARGS: &[&str] = &["--bind", "127.0.0.1", "--port", "{port}", "--save
 /// reconnects quickly once the server is back.
 async fn own_redis() -> (LocalServer, RedisStore) {
     let server = LocalServer::start("redis-server", REDIS_ARGS).await;
-    let store = RedisStore::builder(format!("redis://127.0.0.1:{}", server.port()))
+    let store = RedisStoreBuilder::from_url(&format!("redis://127.0.0.1:{}", server.port()))
+        .expect("a valid Redis URL")
         .command_timeout(Duration::from_millis(300))
         .reconnect(
             Duration::from_millis(20),
             Duration::from_millis(100),
             Duration::from_millis(10),
         )
-        .connect()
+        .build()
         .await
         .unwrap();
     (server, store)
@@ -31,7 +32,7 @@ async fn own_redis() -> (LocalServer, RedisStore) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back() {
     // Needs the redis-server binary the services install.
-    if store_core::conformance::service_url("FLEETSTATE_REDIS_URL").is_none() {
+    if store_core::testing::service_url("FLEETSTATE_REDIS_URL").is_none() {
         return;
     }
     let (mut server, store) = own_redis().await;
@@ -93,7 +94,7 @@ async fn failure_policies_apply_while_redis_is_down_and_recovery_switches_back()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_adaptive_limiter_applies_its_failure_policy_within_the_timeout() {
-    if store_core::conformance::service_url("FLEETSTATE_REDIS_URL").is_none() {
+    if store_core::testing::service_url("FLEETSTATE_REDIS_URL").is_none() {
         return;
     }
     let (mut server, store) = own_redis().await;

@@ -26,11 +26,13 @@ fn limiter(
 /// fleet would have; `None` when the service is absent (a failure under `CI=true`).
 async fn redis_instances<const N: usize>() -> Option<[store_core::SharedStore; N]> {
     use store_core::StoreExt;
-    let url = store_core::conformance::service_url("FLEETSTATE_REDIS_URL")?;
+    let url = store_core::testing::service_url("FLEETSTATE_REDIS_URL")?;
     let mut stores = Vec::with_capacity(N);
     for _ in 0..N {
         stores.push(
-            store_redis::RedisStore::connect(&url)
+            store_redis::RedisStoreBuilder::from_url(&url)
+                .expect("a valid Redis URL")
+                .build()
                 .await
                 .expect("connect to the services' Redis")
                 .into_shared(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ratelimit::{Policy, Quota, RateLimiter};
 use store_core::Error;
-use store_core::conformance::Counting;
+use store_core::testing::Counting;
 use store_memory::MemoryStore;
 
 fn counting() -> Counting<MemoryStore> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ratelimit::{Policy, Quota, RateLimiter};
 use store_core::{SharedStore, StoreExt};
-use store_dynamodb::RequestCounter;
+use store_dynamodb::testing::RequestCounter;
 
 use crate::limiter;
 
@@ -30,10 +30,12 @@ async fn per_check(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_fixed_window_is_one_command_and_sliding_window_one_in_steady_state() {
-    let Some(url) = store_core::conformance::service_url("FLEETSTATE_REDIS_URL") else {
+    let Some(url) = store_core::testing::service_url("FLEETSTATE_REDIS_URL") else {
         return;
     };
-    let store = store_redis::RedisStore::connect(&url)
+    let store = store_redis::RedisStoreBuilder::from_url(&url)
+        .expect("a valid Redis URL")
+        .build()
         .await
         .unwrap()
         .into_shared();
@@ -47,7 +49,7 @@ async fn redis_fixed_window_is_one_command_and_sliding_window_one_in_steady_stat
     .check("api", "c")
     .await
     .unwrap();
-    let counter = store_redis::CommandCounter::start(&url, name.clone())
+    let counter = store_redis::testing::CommandCounter::start(&url, name.clone())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -86,14 +88,13 @@ async fn assert_round_trips(
 
 #[tokio::test]
 async fn dynamodb_fixed_window_is_one_request_and_sliding_window_one_in_steady_state() {
-    let Some(endpoint) = store_core::conformance::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
-    else {
+    let Some(endpoint) = store_core::testing::service_url("FLEETSTATE_DYNAMODB_ENDPOINT") else {
         return;
     };
     let table = "fleetstate-ratelimit";
     let counter = RequestCounter::default();
     let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
-    let store = store_dynamodb::DynamoStore::builder(&url)
+    let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
         .unwrap()
         .interceptor(counter.clone())
         .build()

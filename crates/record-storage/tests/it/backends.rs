@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use record_storage::{Context, Options, RecordStorage};
-use store_core::conformance::service_url;
+use store_core::testing::service_url;
 use store_core::{SharedStore, StoreExt};
 
 /// store-memory, plus every service the environment provides (under `CI=true` a
@@ -23,7 +23,9 @@ pub(crate) async fn all() -> Vec<(&'static str, SharedStore)> {
 }
 
 async fn connect_redis(url: &str) -> SharedStore {
-    store_redis::RedisStore::connect(url)
+    store_redis::RedisStoreBuilder::from_url(url)
+        .expect("a valid Redis URL")
+        .build()
         .await
         .expect("the test Redis accepts connections")
         .into_shared()
@@ -32,7 +34,7 @@ async fn connect_redis(url: &str) -> SharedStore {
 async fn dynamodb(endpoint: &str) -> SharedStore {
     let table = "fleetstate-records";
     let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
-    let store = store_dynamodb::DynamoStore::builder(&url)
+    let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
         .expect("valid url")
         .build()
         .await

@@ -241,11 +241,11 @@ impl<S: Store + 'static> Model<'_, S> {
                     self.live(key)
                         .and_then(|e| e.version)
                         .or_else(|| self.seen.last().copied())
-                        .unwrap_or(Version::from_raw(0x5eed)),
+                        .unwrap_or(crate::raw::version(0x5eed)),
                 ))
             }
             Cond::IfSeen(n) if !self.seen.is_empty() => Ok(Some(self.seen[n % self.seen.len()])),
-            Cond::IfSeen(_) => Ok(Some(Version::from_raw(0x5eed))),
+            Cond::IfSeen(_) => Ok(Some(crate::raw::version(0x5eed))),
             _ => Ok(None),
         }
     }

@@ -1,12 +1,8 @@
-use std::time::Duration;
-
-use bytes::Bytes;
+use std::borrow::Cow;
 
 use super::Layer;
-use crate::{
-    Capabilities, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage, Result, SetOptions,
-    SetOutcome, Store, keys,
-};
+use crate::raw::{Forward, validate};
+use crate::{Capabilities, Error, Result, Store};
 
 /// Prepends a fixed prefix to every namespace, so several applications can share one
 /// backend without seeing each other's entries.
@@ -32,7 +28,7 @@ impl PrefixLayer {
     /// A layer adding `prefix`; it follows the namespace rules (may not be empty).
     pub fn new(prefix: impl Into<String>) -> Result<Self> {
         let prefix = prefix.into();
-        keys::validate_namespace(&prefix).map_err(|e| match e {
+        validate::validate_namespace(&prefix).map_err(|e| match e {
             Error::InvalidKey { reason, .. } => Error::InvalidKey {
                 what: "namespace prefix",
                 reason,
@@ -66,68 +62,24 @@ pub struct Prefixed<S> {
     capabilities: Capabilities,
 }
 
-impl<S> Prefixed<S> {
-    fn namespace(&self, namespace: &str) -> Result<String> {
-        keys::validate_namespace_within(namespace, self.capabilities.max_namespace_len)?;
-        let mut full = String::with_capacity(self.prefix.len() + namespace.len());
-        full.push_str(&self.prefix);
-        full.push_str(namespace);
-        Ok(full)
-    }
-}
+impl<S: Store> Forward for Prefixed<S> {
+    type Inner = S;
 
-impl<S: Store> Store for Prefixed<S> {
-    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
-        self.inner.get(&self.namespace(namespace)?, key).await
-    }
-
-    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
-        self.inner.exists(&self.namespace(namespace)?, key).await
-    }
-
-    async fn set(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: Bytes,
-        opts: SetOptions,
-    ) -> Result<SetOutcome> {
-        self.inner
-            .set(&self.namespace(namespace)?, key, value, opts)
-            .await
-    }
-
-    async fn delete(&self, namespace: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
-        self.inner
-            .delete(&self.namespace(namespace)?, key, condition)
-            .await
-    }
-
-    async fn incr(
-        &self,
-        namespace: &str,
-        key: &str,
-        delta: i64,
-        ttl: Option<Duration>,
-    ) -> Result<IncrOutcome> {
-        self.inner
-            .incr(&self.namespace(namespace)?, key, delta, ttl)
-            .await
-    }
-
-    async fn list(
-        &self,
-        namespace: &str,
-        prefix: &str,
-        cursor: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<ListPage> {
-        self.inner
-            .list(&self.namespace(namespace)?, prefix, cursor, limit)
-            .await
+    fn inner(&self) -> &S {
+        &self.inner
     }
 
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
     }
+
+    fn namespace<'n>(&self, namespace: &'n str) -> Result<Cow<'n, str>> {
+        validate::validate_namespace_within(namespace, self.capabilities.max_namespace_len)?;
+        let mut full = String::with_capacity(self.prefix.len() + namespace.len());
+        full.push_str(&self.prefix);
+        full.push_str(namespace);
+        Ok(Cow::Owned(full))
+    }
 }
+
+crate::forward_store!(impl[S: Store] Prefixed<S>);

@@ -1,14 +1,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
-use bytes::Bytes;
-
 use super::Layer;
-use crate::{
-    Capabilities, Condition, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage, Result,
-    SetOptions, SetOutcome, Store,
-};
+use crate::raw::{Call, Forward, Operation};
+use crate::{Error, Result, Store};
+use backon::{BackoffBuilder, ExponentialBuilder};
 
 /// Retries transient failures with full-jitter exponential backoff, never applying a
 /// write twice.
@@ -17,8 +13,10 @@ use crate::{
 /// ("full jitter"), or the backend's `retry_after` when it asked for longer.
 ///
 /// Which errors are retried depends on the operation:
-/// - reads (`get`, `list`) and idempotent writes (`set` with [`Condition::Always`],
-///   `delete` with [`DeleteCondition::Always`]): any transient error
+/// - reads (`get`, `exists`, `list`), `clear` and idempotent writes (`set` with
+///   [`Condition::Always`](crate::Condition::Always),
+///   `delete` with [`DeleteCondition::Always`](crate::DeleteCondition::Always)): any
+///   transient error
 ///   ([`Error::is_transient`]);
 /// - `incr`, conditional `set` and conditional `delete`: only errors that prove nothing
 ///   was applied ([`Error::is_retryable`]), because a second attempt after one that did
@@ -97,27 +95,8 @@ pub struct Retry<S> {
     policy: RetryLayer,
 }
 
-impl<S> Retry<S> {
-    /// The wrapped store.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
-}
-
-/// Whether an operation may be sent again after a failure that may have been applied.
-#[derive(Clone, Copy)]
-enum Replay {
-    Safe,
-    OnlyIfNotSent,
-}
-
 impl RetryLayer {
-    async fn run<T, F, Fut>(
-        &self,
-        operation: &'static str,
-        replay: Replay,
-        mut call: F,
-    ) -> Result<T>
+    async fn run<T, F, Fut>(&self, operation: Operation, mut call: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -133,9 +112,12 @@ impl RetryLayer {
                 Ok(value) => return Ok(value),
                 Err(err) => err,
             };
-            let retry = match replay {
-                Replay::Safe => err.is_transient(),
-                Replay::OnlyIfNotSent => err.is_retryable(),
+            // A write that may have landed is sent again only when the error proves it
+            // did not.
+            let retry = if operation.is_idempotent() {
+                err.is_transient()
+            } else {
+                err.is_retryable()
             };
             let Some(ceiling) = delays.next().filter(|_| retry) else {
                 return Err(err);
@@ -150,7 +132,7 @@ impl RetryLayer {
             };
             if self.warn {
                 tracing::warn!(
-                    operation,
+                    operation = operation.name(),
                     attempt,
                     delay_ms = delay.as_millis() as u64,
                     error = %err,
@@ -163,78 +145,21 @@ impl RetryLayer {
     }
 }
 
-impl<S: Store> Store for Retry<S> {
-    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
-        self.policy
-            .run("get", Replay::Safe, || self.inner.get(namespace, key))
-            .await
+impl<S: Store> Forward for Retry<S> {
+    type Inner = S;
+
+    fn inner(&self) -> &S {
+        &self.inner
     }
 
-    async fn exists(&self, namespace: &str, key: &str) -> Result<bool> {
-        self.policy
-            .run("exists", Replay::Safe, || self.inner.exists(namespace, key))
-            .await
-    }
-
-    async fn set(
-        &self,
-        namespace: &str,
-        key: &str,
-        value: Bytes,
-        opts: SetOptions,
-    ) -> Result<SetOutcome> {
-        let replay = match opts.condition {
-            Condition::Always => Replay::Safe,
-            _ => Replay::OnlyIfNotSent,
-        };
-        self.policy
-            .run("set", replay, || {
-                self.inner.set(namespace, key, value.clone(), opts)
-            })
-            .await
-    }
-
-    async fn delete(&self, namespace: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
-        let replay = match condition {
-            DeleteCondition::Always => Replay::Safe,
-            DeleteCondition::IfVersion(_) => Replay::OnlyIfNotSent,
-        };
-        self.policy
-            .run("delete", replay, || {
-                self.inner.delete(namespace, key, condition)
-            })
-            .await
-    }
-
-    async fn incr(
-        &self,
-        namespace: &str,
-        key: &str,
-        delta: i64,
-        ttl: Option<Duration>,
-    ) -> Result<IncrOutcome> {
-        self.policy
-            .run("incr", Replay::OnlyIfNotSent, || {
-                self.inner.incr(namespace, key, delta, ttl)
-            })
-            .await
-    }
-
-    async fn list(
-        &self,
-        namespace: &str,
-        prefix: &str,
-        cursor: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<ListPage> {
-        self.policy
-            .run("list", Replay::Safe, || {
-                self.inner.list(namespace, prefix, cursor, limit)
-            })
-            .await
-    }
-
-    fn capabilities(&self) -> &Capabilities {
-        self.inner.capabilities()
+    async fn around<T, F, Fut>(&self, call: Call<'_>, run: F) -> Result<T>
+    where
+        T: Send,
+        F: FnMut() -> Fut + Send,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        self.policy.run(call.operation, run).await
     }
 }
+
+crate::forward_store!(impl[S: Store] Retry<S>);

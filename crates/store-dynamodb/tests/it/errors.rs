@@ -1,18 +1,19 @@
 //! The errors a user meets, with the messages they read.
 
 use store_core::{Error, SchemeRegistry, SetOptions, Store};
-use store_dynamodb::{DynamoStore, TableLayout};
+use store_dynamodb::{DynamoStoreBuilder, TableLayout};
 
 #[tokio::test]
 async fn a_missing_table_is_misconfigured_and_names_the_table_and_the_fix() {
     let Some(endpoint) = crate::support::endpoint() else {
         return;
     };
-    let store = DynamoStore::builder(&format!("dynamodb://no-such-table?endpoint={endpoint}"))
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
+    let store =
+        DynamoStoreBuilder::from_url(&format!("dynamodb://no-such-table?endpoint={endpoint}"))
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
     let err = store.get("ns", "k").await.unwrap_err();
     assert!(matches!(err, Error::Misconfigured(_)), "{err:?}");
     let message = err.to_string();
@@ -39,7 +40,7 @@ async fn bad_layouts_are_refused_at_construction() {
             "needs a sort key",
         ),
     ] {
-        let err = DynamoStore::from_sdk_config(&sdk, "table")
+        let err = DynamoStoreBuilder::from_sdk_config(&sdk, "table")
             .layout(layout)
             .build()
             .await
@@ -47,7 +48,7 @@ async fn bad_layouts_are_refused_at_construction() {
         assert!(matches!(err, Error::Misconfigured(_)), "{err:?}");
         assert!(err.to_string().contains(needle), "{err}");
     }
-    let err = DynamoStore::from_sdk_config(&sdk, "a b")
+    let err = DynamoStoreBuilder::from_sdk_config(&sdk, "a b")
         .build()
         .await
         .unwrap_err();
@@ -64,7 +65,7 @@ async fn a_table_with_another_key_schema_is_misconfigured() {
     else {
         return;
     };
-    let wrong = DynamoStore::from_client(store.client().clone(), "fleetstate-composite")
+    let wrong = DynamoStoreBuilder::from_client(store.client().clone(), "fleetstate-composite")
         .build()
         .await
         .unwrap();
@@ -104,7 +105,7 @@ async fn a_dead_endpoint_is_unavailable_quickly() {
         .local_addr()
         .unwrap()
         .port();
-    let store = DynamoStore::builder(&format!(
+    let store = DynamoStoreBuilder::from_url(&format!(
         "dynamodb://table?endpoint=http://127.0.0.1:{port}&timeout_ms=500"
     ))
     .unwrap()

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use store_core::{Bytes, DeleteCondition, Error, SetOptions, SetOutcome, Store};
-use store_dynamodb::{DynamoStore, RequestCounter, TableLayout, aws_sdk_dynamodb};
+use store_dynamodb::testing::RequestCounter;
+use store_dynamodb::{DynamoStore, DynamoStoreBuilder, TableLayout, aws_sdk_dynamodb};
 
 async fn counted(layout: TableLayout, table: &str) -> Option<(DynamoStore, RequestCounter)> {
     let endpoint = crate::support::endpoint()?;
@@ -16,7 +17,7 @@ async fn counted(layout: TableLayout, table: &str) -> Option<(DynamoStore, Reque
     let config = crate::support::client_config(&endpoint)
         .interceptor(counter.clone())
         .build();
-    let store = DynamoStore::from_client(Client::from_conf(config), table)
+    let store = DynamoStoreBuilder::from_client(Client::from_conf(config), table)
         .layout(layout)
         .build()
         .await

@@ -2,10 +2,10 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use store_dynamodb::{DynamoStore, TableLayout, aws_sdk_dynamodb};
+use store_dynamodb::{DynamoStore, DynamoStoreBuilder, TableLayout, aws_sdk_dynamodb};
 
 pub(crate) fn endpoint() -> Option<String> {
-    store_core::conformance::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
+    store_core::testing::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
 }
 
 /// A client of DynamoDB Local with dummy credentials and no SDK retries.
@@ -26,7 +26,7 @@ pub(crate) async fn store(table: &str, layout: TableLayout) -> Option<DynamoStor
         .await
         .expect("create table");
     Some(
-        DynamoStore::from_client(client, table)
+        DynamoStoreBuilder::from_client(client, table)
             .layout(layout)
             .build()
             .await

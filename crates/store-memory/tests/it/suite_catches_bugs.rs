@@ -28,6 +28,15 @@ enum Bug {
     /// A rejected conditional write does not return the current entry, yet the
     /// capability says it does.
     ForgetsCurrentOnReject,
+    /// `list` (and the `clear` built on it) treats the prefix as a pattern: it lists by
+    /// the text before the first glob or `LIKE` character, as an unescaped `SCAN MATCH`
+    /// or `LIKE` would.
+    PrefixIsAPattern,
+    /// `clear` ignores its prefix and empties the namespace.
+    ClearIgnoresPrefix,
+    /// `incr` as get-then-set under a lock of the instance: exact among tasks sharing
+    /// one connection, lost updates between instances.
+    InstanceLockedIncr,
 }
 
 #[derive(Debug, Clone)]
@@ -36,6 +45,8 @@ struct Broken {
     bug: Bug,
     /// For `IfAbsentIgnoresExpiry`: every key ever written, never forgotten on expiry.
     written: Arc<Mutex<HashMap<(String, String), ()>>>,
+    /// For `InstanceLockedIncr`: this instance's own lock.
+    lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Broken {
@@ -92,8 +103,12 @@ impl Store for Broken {
         ttl: Option<Duration>,
     ) -> Result<IncrOutcome> {
         let (ns, key) = self.ns(ns, key);
+        let _instance_lock = match self.bug {
+            Bug::InstanceLockedIncr => Some(self.lock.lock().await),
+            _ => None,
+        };
         match self.bug {
-            Bug::ReadThenWriteIncr => {
+            Bug::ReadThenWriteIncr | Bug::InstanceLockedIncr => {
                 let current: i64 = match self.inner.get(&ns, &key).await? {
                     Some(e) => std::str::from_utf8(&e.value)
                         .ok()
@@ -148,14 +163,44 @@ impl Store for Broken {
                     .collect();
                 Ok(page)
             }
+            Bug::PrefixIsAPattern => {
+                let literal = prefix
+                    .find(['*', '?', '[', '\\', '%', '_', '{'])
+                    .map_or(prefix, |at| &prefix[..at]);
+                self.inner.list(ns, literal, cursor, limit).await
+            }
             Bug::ListCursorOffByOne => {
                 let mut page = self.inner.list(ns, prefix, cursor, limit).await?;
                 if page.cursor.is_some() && page.keys.len() >= 2 {
-                    page.cursor = Some(Cursor::new(format!("k{}", page.keys[page.keys.len() - 2])));
+                    page.cursor = Some(store_core::raw::cursor(format!(
+                        "k{}",
+                        page.keys[page.keys.len() - 2]
+                    )));
                 }
                 Ok(page)
             }
             _ => self.inner.list(ns, prefix, cursor, limit).await,
+        }
+    }
+
+    async fn clear(&self, ns: &str, prefix: &str) -> Result<u64> {
+        match self.bug {
+            Bug::ClearIgnoresPrefix => self.inner.clear(ns, "").await,
+            // The contract's provided `clear`, over this store's `list` and `delete`.
+            _ => {
+                let mut removed = 0;
+                let mut cursor = None;
+                loop {
+                    let page = self.list(ns, prefix, cursor.as_ref(), 100).await?;
+                    for key in &page.keys {
+                        removed += u64::from(self.delete(ns, key, DeleteCondition::Always).await?);
+                    }
+                    match page.cursor {
+                        Some(next) => cursor = Some(next),
+                        None => return Ok(removed),
+                    }
+                }
+            }
         }
     }
 
@@ -164,16 +209,21 @@ impl Store for Broken {
     }
 }
 
-async fn failures_with(bug: Bug) -> Vec<String> {
+/// The failures of the whole suite against `bug`, with `instances` instances of the
+/// broken store over one memory store (as separate connections to one server).
+async fn failures_with(bug: Bug, instances: usize) -> Vec<String> {
     let report = run_all(|| async move {
         let clock = ManualClock::starting_now();
         let inner = MemoryStore::builder().clock(clock.clone()).build();
-        let store = Broken {
-            inner,
+        let written = Arc::default();
+        let mut stores = (0..instances).map(|_| Broken {
+            inner: inner.clone(),
             bug,
-            written: Arc::default(),
-        };
-        Subject::with_manual_clock(store, clock)
+            written: Arc::clone(&written),
+            lock: Arc::default(),
+        });
+        let main = stores.next().expect("at least one instance");
+        Subject::with_manual_clock(main, clock).with_instances(stores)
     })
     .await;
     let failed: Vec<String> = report
@@ -187,7 +237,7 @@ async fn failures_with(bug: Bug) -> Vec<String> {
 }
 
 async fn assert_caught(bug: Bug, expected: &[&str]) {
-    let failed = failures_with(bug).await;
+    let failed = failures_with(bug, 1).await;
     for case in expected {
         assert!(
             failed.iter().any(|f| f == case),
@@ -200,7 +250,10 @@ async fn assert_caught(bug: Bug, expected: &[&str]) {
 async fn read_then_write_incr_is_caught() {
     assert_caught(
         Bug::ReadThenWriteIncr,
-        &["concurrency::concurrent_incr_is_exact"],
+        &[
+            "concurrency::concurrent_incr_is_exact",
+            "concurrency::mixed_delta_incr_race_nets_exactly",
+        ],
     )
     .await;
 }
@@ -209,7 +262,10 @@ async fn read_then_write_incr_is_caught() {
 async fn if_absent_ignoring_expiry_is_caught() {
     assert_caught(
         Bug::IfAbsentIgnoresExpiry,
-        &["ttl::if_absent_treats_expired_entry_as_absent"],
+        &[
+            "ttl::if_absent_treats_expired_entry_as_absent",
+            "concurrency::if_absent_race_on_an_expired_key_has_exactly_one_winner",
+        ],
     )
     .await;
 }
@@ -260,6 +316,48 @@ async fn missing_current_on_reject_is_caught() {
         ],
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_prefix_treated_as_a_pattern_is_caught() {
+    assert_caught(
+        Bug::PrefixIsAPattern,
+        &[
+            "list::list_prefix_is_literal",
+            "clear::clear_prefix_is_literal",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clear_that_ignores_its_prefix_is_caught() {
+    assert_caught(
+        Bug::ClearIgnoresPrefix,
+        &[
+            "clear::clear_removes_the_keys_under_the_prefix_and_counts_them",
+            "clear::clear_prefix_is_literal",
+        ],
+    )
+    .await;
+}
+
+/// Atomicity only within one connection passes a suite that races on one instance and
+/// fails the one that races across instances: why backends hand the suite several.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn atomicity_within_one_instance_only_is_caught_across_instances() {
+    let races = [
+        "concurrency::concurrent_incr_is_exact",
+        "concurrency::mixed_delta_incr_race_nets_exactly",
+    ];
+    let one = failures_with(Bug::InstanceLockedIncr, 1).await;
+    for case in races {
+        assert!(!one.iter().any(|f| f == case), "one instance: {one:#?}");
+    }
+    let four = failures_with(Bug::InstanceLockedIncr, 4).await;
+    for case in races {
+        assert!(four.iter().any(|f| f == case), "four instances: {four:#?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

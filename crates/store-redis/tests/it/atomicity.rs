@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use store_core::{Bytes, SetOptions, Store};
-use store_redis::RedisStore;
+use store_redis::{RedisStore, RedisStoreBuilder};
 
 const INSTANCES: usize = 4;
 const TASKS: usize = 32;
@@ -12,7 +12,13 @@ const INCRS: usize = 50;
 async fn instances(url: &str) -> Vec<RedisStore> {
     let mut stores = Vec::new();
     for _ in 0..INSTANCES {
-        stores.push(RedisStore::connect(url).await.expect("connect"));
+        stores.push(
+            RedisStoreBuilder::from_url(&url)
+                .expect("a valid Redis URL")
+                .build()
+                .await
+                .expect("connect"),
+        );
     }
     stores
 }

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use store_core::conformance::LocalServer;
+use store_core::testing::LocalServer;
 use store_core::{Bytes, Error, SetOptions, Store};
-use store_redis::RedisStore;
+use store_redis::RedisStoreBuilder;
 
 /// No persistence (append-only files are off by default).
 const REDIS_ARGS: &[&str] = &["--bind", "127.0.0.1", "--port", "{port}", "--save", ""];
@@ -19,14 +19,15 @@ async fn dead_server_fails_fast_and_the_same_store_recovers() {
     let mut server = LocalServer::start("redis-server", REDIS_ARGS).await;
     let port = server.port();
     let timeout = Duration::from_millis(500);
-    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+    let store = RedisStoreBuilder::from_url(&format!("redis://127.0.0.1:{port}"))
+        .expect("a valid Redis URL")
         .command_timeout(timeout)
         .reconnect(
             Duration::from_millis(20),
             Duration::from_millis(200),
             Duration::from_millis(20),
         )
-        .connect()
+        .build()
         .await
         .expect("connect");
     store

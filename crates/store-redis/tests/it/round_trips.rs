@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use store_core::{Bytes, DeleteCondition, SetOptions, Store};
-use store_redis::RedisStore;
+use store_redis::RedisStoreBuilder;
 use store_redis::fred::monitor::MonitorCommand;
 use store_redis::fred::types::config::Config;
 
@@ -21,7 +21,11 @@ async fn every_operation_is_one_command_sent() {
     let Some(url) = crate::services::redis_url() else {
         return;
     };
-    let store = RedisStore::connect(&url).await.expect("connect");
+    let store = RedisStoreBuilder::from_url(&url)
+        .expect("a valid Redis URL")
+        .build()
+        .await
+        .expect("connect");
     let ns = format!("round-trips/{}", fastrand::u64(..));
     let key = store.physical_key(&ns, "k");
     // Scripts are loaded before monitoring so a first NOSCRIPT does not count.
@@ -30,7 +34,7 @@ async fn every_operation_is_one_command_sent() {
             &ns,
             "warm",
             Bytes::new(),
-            SetOptions::if_version(store_core::Version::from_raw(1)),
+            SetOptions::if_version(store_core::raw::version(1)),
         )
         .await
         .unwrap();
@@ -39,7 +43,7 @@ async fn every_operation_is_one_command_sent() {
         .delete(
             &ns,
             "warm",
-            DeleteCondition::IfVersion(store_core::Version::from_raw(1)),
+            DeleteCondition::IfVersion(store_core::raw::version(1)),
         )
         .await
         .unwrap();

@@ -1,7 +1,11 @@
-//! The test servers, found through `store_core::conformance::service_url`.
+//! The test servers, found through `store_core::testing::service_url`.
 
-use store_core::conformance::service_url;
-use store_redis::RedisStore;
+use store_core::conformance::Subject;
+use store_core::testing::service_url;
+use store_redis::{RedisStore, RedisStoreBuilder};
+
+/// Independent instances (one connection each) the conformance suite races across.
+const INSTANCES: usize = 4;
 
 pub(crate) fn redis_url() -> Option<String> {
     service_url("FLEETSTATE_REDIS_URL")
@@ -11,16 +15,29 @@ pub(crate) fn cluster_url() -> Option<String> {
     service_url("FLEETSTATE_REDIS_CLUSTER_URL")
 }
 
-pub(crate) async fn standalone() -> Option<RedisStore> {
-    let url = redis_url()?;
-    Some(RedisStore::connect(&url).await.expect("connect to Redis"))
+pub(crate) async fn connect(url: &str, key_prefix: &str) -> RedisStore {
+    RedisStoreBuilder::from_url(url)
+        .expect("a valid Redis URL")
+        .key_prefix(key_prefix)
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
 }
 
-pub(crate) async fn cluster() -> Option<RedisStore> {
-    let url = cluster_url()?;
-    let store = RedisStore::connect(&url)
-        .await
-        .expect("connect to the Redis cluster");
-    assert!(store.is_cluster(), "{url} did not connect as a cluster");
-    Some(store)
+pub(crate) async fn standalone() -> Option<RedisStore> {
+    Some(connect(&redis_url()?, "").await)
+}
+
+/// A conformance subject of [`INSTANCES`] stores on separate connections to `url`.
+pub(crate) async fn subject(url: Option<String>, key_prefix: &str) -> Option<Subject<RedisStore>> {
+    let url = url?;
+    let mut stores = Vec::with_capacity(INSTANCES);
+    for _ in 0..INSTANCES {
+        stores.push(connect(&url, key_prefix).await);
+    }
+    let main = stores.remove(0);
+    if url.contains("-cluster://") {
+        assert!(main.is_cluster(), "{url} did not connect as a cluster");
+    }
+    Some(Subject::new(main).with_instances(stores))
 }

@@ -1,5 +1,5 @@
 use store_core::{Error, SchemeRegistry, SetOptions, Store};
-use store_redis::RedisStore;
+use store_redis::RedisStoreBuilder;
 
 #[tokio::test]
 async fn urls_open_through_the_registry_with_options() {
@@ -17,7 +17,11 @@ async fn urls_open_through_the_registry_with_options() {
         .set(&ns, "k", "v".into(), SetOptions::always())
         .await
         .unwrap();
-    let plain = RedisStore::connect(&url).await.unwrap();
+    let plain = RedisStoreBuilder::from_url(&url)
+        .expect("a valid Redis URL")
+        .build()
+        .await
+        .unwrap();
     let raw: Option<Vec<u8>> = store_redis::fred::interfaces::KeysInterface::get(
         plain.client(),
         format!("app:{}", plain.physical_key(&ns, "k")),
@@ -51,9 +55,10 @@ async fn unreachable_server_is_unavailable_within_the_connect_timeout() {
         .unwrap()
         .port();
     let started = std::time::Instant::now();
-    let err = RedisStore::builder(format!("redis://127.0.0.1:{port}"))
+    let err = RedisStoreBuilder::from_url(&format!("redis://127.0.0.1:{port}"))
+        .expect("a valid Redis URL")
         .connect_timeout(std::time::Duration::from_millis(300))
-        .connect()
+        .build()
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
@@ -66,12 +71,23 @@ async fn unreachable_server_is_unavailable_within_the_connect_timeout() {
 
 #[tokio::test]
 async fn bad_urls_are_misconfigured_with_the_password_hidden() {
+    let registry = SchemeRegistry::new();
+    store_redis::register(&registry);
     for url in [
         "redis://user:hunter2@h1:1,h2:2",
         "redis://h:1?command_timeout_ms=soon",
+        "redis://user:hunter2@h:1?comand_timeout_ms=100",
+        "redis://h:1?colour=red",
+        "redis://h:1?node=garbage",
+        "redis://@@@host",
+        "redis://h:1?key_prefix=%FF%FE",
     ] {
-        let err = RedisStore::connect(url).await.unwrap_err();
+        // Refused while reading the URL, before any connection is tried (`h` does not
+        // resolve here), by the builder and the registry alike.
+        let err = RedisStoreBuilder::from_url(url).map(drop).unwrap_err();
         assert!(matches!(err, Error::Misconfigured(_)), "{url}: {err:?}");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = registry.open(url).await.map(drop).unwrap_err();
+        assert!(matches!(err, Error::Misconfigured(_)), "{url}: {err:?}");
     }
 }

@@ -312,3 +312,28 @@ pub async fn versions_never_repeat_after_delete_and_recreate<S: Store + 'static>
     }
     pass()
 }
+
+/// This group's cases, in order, for [`conformance_tests!`](crate::conformance_tests)
+/// and [`cases`](crate::conformance::cases()).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_group_basic {
+    ($mode:ident [$($arg:tt)*]) => {
+        $crate::__conformance_emit! { $mode [$($arg)*] basic:
+            get_missing_returns_none,
+            exists_tracks_writes_and_deletes,
+            set_then_get_returns_value_and_version,
+            set_overwrites_and_changes_version,
+            values_are_binary_safe,
+            empty_value_round_trips,
+            max_size_value_round_trips,
+            oversized_value_is_rejected_and_nothing_written,
+            namespaces_are_isolated,
+            delete_removes_live_entry,
+            delete_missing_succeeds_and_reports_false,
+            delete_if_version_removes_matching_entry,
+            delete_if_version_keeps_entry_on_mismatch,
+            versions_never_repeat_after_delete_and_recreate,
+        }
+    };
+}

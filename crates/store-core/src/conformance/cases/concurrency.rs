@@ -40,7 +40,7 @@ pub async fn if_absent_race_has_exactly_one_winner<S: Store + 'static>(
     let start = Arc::new(tokio::sync::Barrier::new(TASKS));
     let handles = (0..TASKS)
         .map(|i| {
-            let (store, ns, start) = (cx.shared(), ns.clone(), start.clone());
+            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
             tokio::spawn(async move {
                 start.wait().await;
                 let value = Bytes::from(format!("task-{i}"));
@@ -85,8 +85,8 @@ pub async fn concurrent_incr_is_exact<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Ca
     let ns = Arc::new(cx.ns());
     let start = Arc::new(tokio::sync::Barrier::new(TASKS));
     let handles = (0..TASKS)
-        .map(|_| {
-            let (store, ns, start) = (cx.shared(), ns.clone(), start.clone());
+        .map(|i| {
+            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
             tokio::spawn(async move {
                 start.wait().await;
                 let mut seen = Vec::with_capacity(INCRS_PER_TASK);
@@ -114,6 +114,75 @@ pub async fn concurrent_incr_is_exact<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Ca
     pass()
 }
 
+/// 32 tasks race `incr` on one counter with deltas of +3 and -1 alternately: the
+/// counter nets exactly the sum (an independent check of atomic `incr`, where a lost
+/// update shows even when the values returned look plausible).
+pub async fn mixed_delta_incr_race_nets_exactly<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    if !cx.caps().atomic_incr {
+        return skip("backend does not declare atomic_incr");
+    }
+    let ns = Arc::new(cx.ns());
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let handles = (0..TASKS)
+        .map(|i| {
+            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                for n in 0..INCRS_PER_TASK {
+                    let delta = if (n + i) % 2 == 0 { 3 } else { -1 };
+                    store.incr(&ns, "net", delta, None).await?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    join_all(handles).await?;
+    let expected: i64 = (0..TASKS)
+        .flat_map(|i| (0..INCRS_PER_TASK).map(move |n| if (n + i) % 2 == 0 { 3 } else { -1 }))
+        .sum();
+    ensure_eq!(
+        cx.store().incr(&ns, "net", 0, None).await?.value,
+        expected,
+        "net count after the race"
+    );
+    pass()
+}
+
+/// 32 tasks race `IfAbsent` on a key whose entry has expired: exactly one wins (the
+/// expired entry counts as absent for all of them, and only one may take its place).
+pub async fn if_absent_race_on_an_expired_key_has_exactly_one_winner<S: Store + 'static>(
+    cx: Arc<Ctx<S>>,
+) -> CaseResult {
+    if !cx.caps().compare_and_set {
+        return skip("backend does not declare compare_and_set");
+    }
+    let ns = Arc::new(cx.ns());
+    let ttl = SetOptions::always().with_ttl(cx.short_ttl());
+    cx.store()
+        .set(&ns, "lock", Bytes::from_static(b"old"), ttl)
+        .await?;
+    cx.outlive_short_ttl().await;
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let handles = (0..TASKS)
+        .map(|i| {
+            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                let value = Bytes::from(format!("task-{i}"));
+                store.set(&ns, "lock", value, SetOptions::if_absent()).await
+            })
+        })
+        .collect();
+    let outcomes = join_all(handles).await?;
+    let winners = outcomes.iter().filter(|o| o.is_written()).count();
+    ensure_eq!(
+        winners,
+        1,
+        "IfAbsent winners over an expired entry among {TASKS} tasks"
+    );
+    pass()
+}
+
 /// 32 tasks each apply 10 increments through a get + `IfVersion` retry loop on a decimal
 /// value: none is lost (final value 320).
 pub async fn cas_increment_loops_lose_no_update<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
@@ -124,8 +193,8 @@ pub async fn cas_increment_loops_lose_no_update<S: Store + 'static>(cx: Arc<Ctx<
     put(cx.store(), &ns, "n", b"0").await?;
     let start = Arc::new(tokio::sync::Barrier::new(TASKS));
     let handles = (0..TASKS)
-        .map(|_| {
-            let (store, ns, start) = (cx.shared(), ns.clone(), start.clone());
+        .map(|i| {
+            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
             tokio::spawn(async move {
                 start.wait().await;
                 let mut conflicts = 0usize;
@@ -179,7 +248,7 @@ pub async fn if_version_race_has_exactly_one_winner<S: Store + 'static>(
     let start = Arc::new(tokio::sync::Barrier::new(TASKS));
     let handles = (0..TASKS)
         .map(|i| {
-            let (store, ns, start) = (cx.shared(), ns.clone(), start.clone());
+            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
             tokio::spawn(async move {
                 start.wait().await;
                 let value = Bytes::from(format!("task-{i}"));
@@ -206,4 +275,21 @@ pub async fn if_version_race_has_exactly_one_winner<S: Store + 'static>(
         "stored entry is the winner's"
     );
     pass()
+}
+
+/// This group's cases, in order, for [`conformance_tests!`](crate::conformance_tests)
+/// and [`cases`](crate::conformance::cases()).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_group_concurrency {
+    ($mode:ident [$($arg:tt)*]) => {
+        $crate::__conformance_emit! { $mode [$($arg)*] concurrency:
+            if_absent_race_has_exactly_one_winner,
+            concurrent_incr_is_exact,
+            mixed_delta_incr_race_nets_exactly,
+            if_absent_race_on_an_expired_key_has_exactly_one_winner,
+            cas_increment_loops_lose_no_update,
+            if_version_race_has_exactly_one_winner,
+        }
+    };
 }

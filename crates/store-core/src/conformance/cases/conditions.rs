@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::{check_current, must_get, pass, put, rejected, skip, written};
 use crate::conformance::{CaseResult, Ctx, ensure, ensure_eq};
-use crate::{SetOptions, Store, Version};
+use crate::{SetOptions, Store};
 
 fn needs_cas<S: Store + 'static>(cx: &Ctx<S>) -> Option<CaseResult> {
     (!cx.caps().compare_and_set)
@@ -171,7 +171,7 @@ pub async fn if_version_rejects_when_missing<S: Store + 'static>(cx: Arc<Ctx<S>>
     }
     let ns = cx.ns();
     let v = put(cx.store(), &ns, "other", b"x").await?;
-    for version in [v, Version::from_raw(0), Version::from_raw(u64::MAX)] {
+    for version in [v, crate::raw::version(0), crate::raw::version(u64::MAX)] {
         let current = rejected(
             cx.store()
                 .set(
@@ -211,7 +211,7 @@ pub async fn rejected_write_changes_nothing<S: Store + 'static>(cx: Arc<Ctx<S>>)
         )
         .await?;
     let before = must_get(cx.store(), &ns, "k").await?;
-    let stale = Version::from_raw(before.version.as_raw() ^ 1);
+    let stale = crate::raw::version(crate::raw::version_number(before.version) ^ 1);
     for opts in [SetOptions::if_absent(), SetOptions::if_version(stale)] {
         let opts = opts.with_ttl_opt(None);
         rejected(
@@ -224,4 +224,23 @@ pub async fn rejected_write_changes_nothing<S: Store + 'static>(cx: Arc<Ctx<S>>)
     let after = must_get(cx.store(), &ns, "k").await?;
     ensure_eq!(after, before, "entry after rejected writes");
     pass()
+}
+
+/// This group's cases, in order, for [`conformance_tests!`](crate::conformance_tests)
+/// and [`cases`](crate::conformance::cases()).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_group_conditions {
+    ($mode:ident [$($arg:tt)*]) => {
+        $crate::__conformance_emit! { $mode [$($arg)*] conditions:
+            if_absent_writes_when_missing,
+            if_absent_rejects_when_present_returning_current,
+            if_present_rejects_when_missing,
+            if_present_overwrites_when_present,
+            if_version_writes_on_match,
+            if_version_rejects_stale_version_returning_current,
+            if_version_rejects_when_missing,
+            rejected_write_changes_nothing,
+        }
+    };
 }

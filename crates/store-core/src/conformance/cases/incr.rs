@@ -285,3 +285,24 @@ pub async fn incr_is_refused_without_atomic_incr<S: Store + 'static>(
     );
     pass()
 }
+
+/// This group's cases, in order, for [`conformance_tests!`](crate::conformance_tests)
+/// and [`cases`](crate::conformance::cases()).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_group_incr {
+    ($mode:ident [$($arg:tt)*]) => {
+        $crate::__conformance_emit! { $mode [$($arg)*] incr:
+            incr_missing_counter_starts_from_zero,
+            incr_adds_negative_and_zero_deltas,
+            incr_sets_ttl_only_on_create,
+            incr_without_ttl_on_create_never_expires,
+            counter_reads_as_decimal_ascii,
+            incr_accepts_canonical_decimal_written_by_set,
+            incr_on_non_counter_is_typed_error_and_keeps_value,
+            incr_overflow_is_error_and_keeps_counter,
+            incr_changes_version,
+            incr_is_refused_without_atomic_incr,
+        }
+    };
+}

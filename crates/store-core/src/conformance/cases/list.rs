@@ -3,9 +3,34 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use super::clear::{AWKWARD_KEYS, AWKWARD_PREFIXES};
 use super::{fail, pass, put, skip, sorted, walk};
 use crate::conformance::{CaseResult, Ctx, ensure, ensure_eq};
 use crate::{Cursor, DeleteCondition, Error, Store};
+
+/// A prefix is literal text: glob and `LIKE` characters in it (`*`, `?`, `[`, `\\`, `%`,
+/// `_`, `{`) match only themselves, in every page size.
+pub async fn list_prefix_is_literal<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    let ns = cx.ns();
+    for key in AWKWARD_KEYS {
+        put(cx.store(), &ns, key, b"v").await?;
+    }
+    for prefix in AWKWARD_PREFIXES {
+        let expected: Vec<String> = AWKWARD_KEYS
+            .iter()
+            .filter(|k| k.starts_with(prefix))
+            .map(|k| (*k).to_owned())
+            .collect();
+        for limit in [1, 100] {
+            ensure_eq!(
+                sorted(walk(cx.store(), &ns, prefix, limit).await?),
+                sorted(expected.clone()),
+                "keys under the literal prefix {prefix:?} (pages of {limit})"
+            );
+        }
+    }
+    pass()
+}
 
 /// Listing a namespace with nothing in it gives no keys and no cursor.
 pub async fn list_of_empty_namespace_is_empty<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
@@ -201,9 +226,29 @@ pub async fn list_rejects_invalid_limit<S: Store + 'static>(cx: Arc<Ctx<S>>) -> 
 pub async fn list_rejects_garbage_cursor<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let ns = cx.ns();
     put(cx.store(), &ns, "k", b"v").await?;
-    let garbage = Cursor::new("\u{1F4A9} not a cursor");
+    let garbage = crate::raw::cursor("\u{1F4A9} not a cursor");
     match cx.store().list(&ns, "", Some(&garbage), 10).await {
         Err(Error::InvalidCursor(_)) => pass(),
         other => fail(format!("expected InvalidCursor, got {other:?}")),
     }
+}
+
+/// This group's cases, in order, for [`conformance_tests!`](crate::conformance_tests)
+/// and [`cases`](crate::conformance::cases()).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_group_list {
+    ($mode:ident [$($arg:tt)*]) => {
+        $crate::__conformance_emit! { $mode [$($arg)*] list:
+            list_of_empty_namespace_is_empty,
+            list_returns_only_the_namespace_keys,
+            list_filters_by_prefix,
+            list_prefix_is_literal,
+            list_pages_cover_every_key_once_for_each_page_size,
+            list_walk_during_writes_returns_stable_keys_once,
+            list_is_sorted_when_declared,
+            list_rejects_invalid_limit,
+            list_rejects_garbage_cursor,
+        }
+    };
 }

@@ -7,6 +7,7 @@ use super::{CaseResult, Failure, Verdict};
 use crate::{Entry, SetOptions, SetOutcome, Store, Version};
 
 pub mod basic;
+pub mod clear;
 pub mod concurrency;
 pub mod conditions;
 pub mod incr;
@@ -14,6 +15,21 @@ pub mod list;
 pub mod properties;
 pub mod ttl;
 pub mod validation;
+
+/// Every case, group by group.
+pub(crate) fn all<S: Store + 'static>() -> Vec<super::Case<S>> {
+    let mut all = Vec::new();
+    all.extend(crate::__conformance_group_basic!(list []));
+    all.extend(crate::__conformance_group_conditions!(list []));
+    all.extend(crate::__conformance_group_ttl!(list []));
+    all.extend(crate::__conformance_group_incr!(list []));
+    all.extend(crate::__conformance_group_concurrency!(list []));
+    all.extend(crate::__conformance_group_list!(list []));
+    all.extend(crate::__conformance_group_clear!(list []));
+    all.extend(crate::__conformance_group_validation!(list []));
+    all.extend(crate::__conformance_group_properties!(list []));
+    all
+}
 
 fn pass() -> CaseResult {
     Ok(Verdict::Passed)

@@ -13,7 +13,8 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use super::{pass, skip, sorted, walk};
 use crate::conformance::model::{self, Sequence};
 use crate::conformance::{CaseResult, Ctx, Failure, ensure};
-use crate::{DeleteCondition, SetOptions, Store, keys};
+use crate::raw::validate as keys;
+use crate::{DeleteCondition, SetOptions, Store};
 
 /// Runs `check` on inputs from `strategy` until one fails (then shrinks it) or
 /// `cases` pass. Blocks in place: needs a multi-thread tokio runtime.
@@ -149,4 +150,18 @@ pub async fn model_based_random_operations<S: Store + 'static>(cx: Arc<Ctx<S>>) 
         handle.block_on(model::check(&cx, &ns, &sequence))
     })?;
     pass()
+}
+
+/// This group's cases, in order, for [`conformance_tests!`](crate::conformance_tests)
+/// and [`cases`](crate::conformance::cases()).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_group_properties {
+    ($mode:ident [$($arg:tt)*]) => {
+        $crate::__conformance_emit! { $mode [$($arg)*] properties:
+            capabilities_are_consistent,
+            key_mapping_is_injective,
+            model_based_random_operations,
+        }
+    };
 }

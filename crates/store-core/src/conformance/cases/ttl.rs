@@ -297,3 +297,25 @@ pub async fn incr_restarts_expired_counter<S: Store + 'static>(cx: Arc<Ctx<S>>) 
     )?;
     pass()
 }
+
+/// This group's cases, in order, for [`conformance_tests!`](crate::conformance_tests)
+/// and [`cases`](crate::conformance::cases()).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_group_ttl {
+    ($mode:ident [$($arg:tt)*]) => {
+        $crate::__conformance_emit! { $mode [$($arg)*] ttl:
+            entry_expires_after_ttl,
+            exists_is_false_after_expiry,
+            expiry_is_reported_and_matches_ttl,
+            set_without_ttl_clears_previous_ttl,
+            overwrite_with_ttl_sets_new_expiry,
+            if_absent_treats_expired_entry_as_absent,
+            if_present_treats_expired_entry_as_absent,
+            if_version_rejects_expired_entry,
+            delete_of_expired_entry_reports_false,
+            list_skips_expired_entries,
+            incr_restarts_expired_counter,
+        }
+    };
+}

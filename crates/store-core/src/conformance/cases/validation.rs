@@ -171,7 +171,7 @@ pub async fn invalid_ttl_is_rejected<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Cas
             other => return fail(format!("incr with zero ttl: got {other:?}")),
         }
     }
-    let too_long = crate::validate::MAX_TTL + Duration::from_secs(1);
+    let too_long = crate::raw::validate::MAX_TTL + Duration::from_secs(1);
     let opts = SetOptions::always().with_ttl(too_long);
     match cx
         .store()
@@ -183,4 +183,22 @@ pub async fn invalid_ttl_is_rejected<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Cas
     }
     nothing_written(&cx, &ns).await?;
     pass()
+}
+
+/// This group's cases, in order, for [`conformance_tests!`](crate::conformance_tests)
+/// and [`cases`](crate::conformance::cases()).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_group_validation {
+    ($mode:ident [$($arg:tt)*]) => {
+        $crate::__conformance_emit! { $mode [$($arg)*] validation:
+            empty_key_is_rejected,
+            oversized_key_is_rejected,
+            empty_namespace_is_rejected,
+            oversized_namespace_is_rejected,
+            control_characters_are_rejected,
+            limits_are_inclusive,
+            invalid_ttl_is_rejected,
+        }
+    };
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use hashbrown::HashTable;
-use store_core::{Entry, Timestamp, Version};
+use store_core::{Entry, Timestamp};
 
 /// Bookkeeping bytes charged per entry on top of its namespace, key and value.
 pub const ENTRY_OVERHEAD: usize = 96;
@@ -84,7 +84,7 @@ impl Slot {
     pub(crate) fn entry(&self) -> Entry {
         Entry {
             value: self.data.to_bytes(),
-            version: Version::from_raw(self.version),
+            version: store_core::raw::version(self.version),
             expires_at: self.expires_at,
         }
     }

@@ -1,3 +1,5 @@
+//! Test and benchmark helpers (feature `testing`): a request counter.
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -8,7 +10,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 /// see how many round trips an operation costs. Clones share the count.
 ///
 /// ```
-/// use store_dynamodb::{RequestCounter, aws_sdk_dynamodb};
+/// use store_dynamodb::{aws_sdk_dynamodb, testing::RequestCounter};
 /// let counter = RequestCounter::default();
 /// let config = aws_sdk_dynamodb::Config::builder()
 ///     .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())

@@ -91,7 +91,7 @@ impl Conn {
             .with_options(&self.options(Replay::Safe, None))
             .get::<Option<Bytes>, _>(key)
             .await
-            .map_err(|e| from_fred(e, true))
+            .map_err(|e| from_fred(e, Delivery::MaybeApplied))
     }
 
     /// `SET key value [PX ttl] [NX GET | XX]`, sent at most once.
@@ -113,7 +113,7 @@ impl Conn {
             .with_options(&self.options(Replay::AtMostOnce, None))
             .set::<Value, _, _>(key, Value::Bytes(value), expire, options, get)
             .await
-            .map_err(|e| from_fred(e, true))
+            .map_err(|e| from_fred(e, Delivery::MaybeApplied))
     }
 
     pub(crate) async fn exists(&self, key: String) -> Result<bool> {
@@ -123,7 +123,29 @@ impl Conn {
             .exists::<i64, _>(key)
             .await
             .map(|n| n > 0)
-            .map_err(|e| from_fred(e, true))
+            .map_err(|e| from_fred(e, Delivery::MaybeApplied))
+    }
+
+    /// `UNLINK` of `keys`: one command standalone, one per key in a cluster (the keys
+    /// of a `SCAN` page lie in different slots), sent concurrently. Returns how many
+    /// existed.
+    pub(crate) async fn unlink(&self, keys: Vec<Bytes>) -> Result<u64> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        self.ensure_connected()?;
+        let client = self.client.with_options(&self.options(Replay::Safe, None));
+        let removed: Vec<i64> = if self.cluster {
+            futures::future::try_join_all(keys.into_iter().map(|key| client.unlink::<i64, _>(key)))
+                .await
+        } else {
+            client.unlink::<i64, _>(keys).await.map(|n| vec![n])
+        }
+        .map_err(|e| from_fred(e, Delivery::MaybeApplied))?;
+        Ok(removed
+            .into_iter()
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .sum())
     }
 
     pub(crate) async fn del(&self, key: impl Into<fred::types::Key> + Send) -> Result<i64> {
@@ -132,7 +154,7 @@ impl Conn {
             .with_options(&self.options(Replay::Safe, None))
             .del::<i64, _>(key)
             .await
-            .map_err(|e| from_fred(e, true))
+            .map_err(|e| from_fred(e, Delivery::MaybeApplied))
     }
 
     /// `EVALSHA`, loading the script and sending again after `NOSCRIPT` (the server
@@ -156,34 +178,14 @@ impl Conn {
                 self.client
                     .script_load_cluster::<(), _>(lua)
                     .await
-                    .map_err(|e| from_fred(e, false))?;
+                    .map_err(|e| from_fred(e, Delivery::NotSent))?;
                 client
                     .evalsha::<Value, _, _, _>(script.sha1().clone(), key, args())
                     .await
-                    .map_err(|e| from_fred(e, true))
+                    .map_err(|e| from_fred(e, Delivery::MaybeApplied))
             }
-            result => result.map_err(|e| from_fred(e, true)),
+            result => result.map_err(|e| from_fred(e, Delivery::MaybeApplied)),
         }
-    }
-
-    /// See [`crate::RedisStore::local_server_pid`].
-    pub(crate) async fn local_server_pid(&self) -> Option<u32> {
-        if self.cluster {
-            return None;
-        }
-        let server = self.client.active_connections().into_iter().next()?;
-        if !matches!(&*server.host, "127.0.0.1" | "localhost" | "::1") {
-            return None;
-        }
-        let info: String = self
-            .client
-            .with_options(&self.options(Replay::Safe, None))
-            .info(Some(fred::types::InfoKind::Server))
-            .await
-            .ok()?;
-        info.lines()
-            .find_map(|l| l.strip_prefix("process_id:"))
-            .and_then(|pid| pid.trim().parse().ok())
     }
 
     /// The primaries to walk for `list`, in a stable order (one `None` when standalone).
@@ -200,15 +202,14 @@ impl Conn {
         nodes.into_iter().map(Some).collect()
     }
 
-    /// One `SCAN` page of keys matching `pattern` on `node`: strings (the store's
-    /// entries) only, or keys of every type.
+    /// One `SCAN … TYPE string` page (the store's entries are strings) of keys matching
+    /// `pattern` on `node`.
     pub(crate) async fn scan(
         &self,
         node: Option<Server>,
         cursor: &str,
         pattern: &str,
         count: u32,
-        strings_only: bool,
     ) -> Result<(String, Vec<Bytes>)> {
         self.ensure_connected()?;
         let reply: Value = self
@@ -218,10 +219,10 @@ impl Conn {
                 cursor.to_owned(),
                 pattern.to_owned(),
                 Some(count),
-                strings_only.then_some(ScanType::String),
+                Some(ScanType::String),
             )
             .await
-            .map_err(|e| from_fred(e, true))?;
+            .map_err(|e| from_fred(e, Delivery::MaybeApplied))?;
         let Value::Array(mut parts) = reply else {
             return Err(crate::error::unexpected("SCAN", reply));
         };
