@@ -4,12 +4,14 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use store_core::{Error, Result, Store, Timestamp};
 
-use crate::limiter::fixed_decision;
+use crate::algorithms::read_count;
+use crate::algorithms::sliding::{Remember, closed_count};
+use crate::failure::{FailureGuard, FailureSettings};
+use crate::keys::{bucket_key, usage_key};
 use crate::{Decision, FailurePolicy, Quota};
 
 /// Whose request a check is for.
@@ -158,9 +160,7 @@ pub struct AdaptiveRateLimiter<S> {
     quotas: RwLock<HashMap<String, Quota>>,
     config: AdaptiveConfig,
     closed_buckets: moka::sync::Cache<String, u64>,
-    failure: FailurePolicy,
-    timeout: Duration,
-    degraded: AtomicBool,
+    failure: FailureGuard,
     /// Closed activity buckets of the local fallback store (its counts differ).
     local_closed_buckets: moka::sync::Cache<String, u64>,
 }
@@ -173,7 +173,6 @@ impl<S: fmt::Debug> fmt::Debug for AdaptiveRateLimiter<S> {
             .field("default", &self.default)
             .field("config", &self.config)
             .field("failure", &self.failure)
-            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -186,8 +185,7 @@ pub struct AdaptiveRateLimiterBuilder<S> {
     default: Quota,
     quotas: HashMap<String, Quota>,
     config: AdaptiveConfig,
-    failure: FailurePolicy,
-    timeout: Duration,
+    failure: FailureSettings,
 }
 
 impl<S: Store> AdaptiveRateLimiterBuilder<S> {
@@ -213,13 +211,13 @@ impl<S: Store> AdaptiveRateLimiterBuilder<S> {
     /// [`FailurePolicy::Closed`]). With a fallback, the same adaptive strategy runs on the
     /// local store with the limit divided by the expected instances.
     pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
-        self.failure = policy;
+        self.failure.policy = policy;
         self
     }
 
     /// The longest a check waits for the store (default 250 ms).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.failure.timeout = timeout;
         self
     }
 
@@ -232,11 +230,7 @@ impl<S: Store> AdaptiveRateLimiterBuilder<S> {
             ));
         }
         self.config.validate()?;
-        let namespace = format!("ratelimit#{}", self.name);
-        store_core::raw::validate::validate_namespace_within(
-            &namespace,
-            self.store.capabilities().max_namespace_len,
-        )?;
+        let namespace = crate::keys::namespace(&self.name, self.store.capabilities())?;
         Ok(AdaptiveRateLimiter {
             store: self.store,
             namespace,
@@ -247,9 +241,7 @@ impl<S: Store> AdaptiveRateLimiterBuilder<S> {
                 .max_capacity(10_000)
                 .time_to_live(self.config.activity_window)
                 .build(),
-            failure: self.failure,
-            timeout: self.timeout,
-            degraded: AtomicBool::new(false),
+            failure: FailureGuard::new(self.failure),
             local_closed_buckets: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(self.config.activity_window)
@@ -271,14 +263,13 @@ impl<S: Store> AdaptiveRateLimiter<S> {
             default: Quota::per_minute(60),
             quotas: HashMap::new(),
             config: AdaptiveConfig::default(),
-            failure: FailurePolicy::Closed,
-            timeout: Duration::from_millis(250),
+            failure: FailureSettings::default(),
         }
     }
 
     /// `true` while the last check could not reach the store.
     pub fn is_degraded(&self) -> bool {
-        self.degraded.load(Ordering::Relaxed)
+        self.failure.is_degraded()
     }
 
     /// Sets a resource's quota at run time.
@@ -291,14 +282,6 @@ impl<S: Store> AdaptiveRateLimiter<S> {
     pub fn quota_for(&self, resource: &str) -> Quota {
         let quotas = self.quotas.read().unwrap_or_else(|p| p.into_inner());
         quotas.get(resource).copied().unwrap_or(self.default)
-    }
-
-    fn usage_key(resource: &str) -> String {
-        format!("{}:{resource}:usage", resource.len())
-    }
-
-    fn bucket_key(resource: &str, index: u64) -> String {
-        format!("{}:{resource}:activity#{index}", resource.len())
     }
 
     fn bucket_len(&self) -> u64 {
@@ -327,39 +310,18 @@ impl<S: Store> AdaptiveRateLimiter<S> {
             n,
             quota,
         );
-        let answer = crate::limiter::shared_or_degraded(
-            shared,
-            self.timeout,
-            &self.degraded,
-            &self.namespace,
-            &self.failure,
-        )
-        .await?;
-        if let Some(decision) = answer {
-            return Ok(decision);
-        }
-        match &self.failure {
-            FailurePolicy::Open => Ok(fixed_decision(quota, true)),
-            FailurePolicy::Closed => Ok(fixed_decision(quota, false)),
-            FailurePolicy::Fallback {
-                local,
-                expected_instances,
-            } => {
-                let quota = quota.divided(*expected_instances);
-                let mut decision = self
-                    .decide_on(
-                        local,
-                        &self.local_closed_buckets,
-                        resource,
-                        priority,
-                        n,
-                        quota,
-                    )
-                    .await?;
-                decision.degraded = true;
-                Ok(decision)
-            }
-        }
+        self.failure
+            .decide(&self.namespace, quota, shared, |local, instances| {
+                self.decide_on(
+                    local,
+                    &self.local_closed_buckets,
+                    resource,
+                    priority,
+                    n,
+                    quota.divided(instances),
+                )
+            })
+            .await
     }
 
     /// The strategy on `store` (the shared one, or the local fallback).
@@ -372,7 +334,7 @@ impl<S: Store> AdaptiveRateLimiter<S> {
         n: u64,
         quota: Quota,
     ) -> Result<Decision> {
-        let usage_key = Self::usage_key(resource);
+        let usage_key = usage_key(resource);
         let bucket = self.bucket_len();
         let now = Timestamp::now().as_millis();
         let index = now / bucket;
@@ -380,7 +342,7 @@ impl<S: Store> AdaptiveRateLimiter<S> {
         let usage = store.incr(ns, &usage_key, n as i64, Some(quota.window()));
         match priority {
             Priority::User => {
-                let bucket_key = Self::bucket_key(resource, index);
+                let bucket_key = bucket_key(resource, index);
                 let activity = store.incr(
                     ns,
                     &bucket_key,
@@ -452,14 +414,13 @@ impl<S: Store> AdaptiveRateLimiter<S> {
         let bucket = self.bucket_len();
         let index = now / bucket;
         let ns = self.namespace.as_str();
-        let current_key = Self::bucket_key(resource, index);
-        let current = crate::algorithms::read_count(store, ns, &current_key);
-        let previous_key = index.checked_sub(1).map(|i| Self::bucket_key(resource, i));
+        let current_key = bucket_key(resource, index);
+        let current = read_count(store, ns, &current_key);
+        let previous_key = index.checked_sub(1).map(|i| bucket_key(resource, i));
         let previous = async {
             match &previous_key {
                 Some(key) => {
-                    crate::algorithms::closed_count(store, ns, key, Some(closed_buckets), true)
-                        .await
+                    closed_count(store, ns, key, Some(closed_buckets), Remember::Yes).await
                 }
                 None => Ok(0),
             }

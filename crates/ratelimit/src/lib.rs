@@ -30,6 +30,8 @@
 
 mod adaptive;
 mod algorithms;
+mod failure;
+mod keys;
 mod layer;
 mod limiter;
 mod quota;
@@ -38,6 +40,7 @@ pub use adaptive::{
     Activity, ActivityLevel, AdaptiveConfig, AdaptiveRateLimiter, AdaptiveRateLimiterBuilder,
     Priority,
 };
+pub use failure::FailurePolicy;
 pub use layer::{RateLimitLayer, RateLimitService};
-pub use limiter::{FailurePolicy, RateLimiter, RateLimiterBuilder};
+pub use limiter::{RateLimiter, RateLimiterBuilder};
 pub use quota::{Algorithm, Decision, Policy, Quota};

@@ -2,107 +2,16 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
-use store_core::{Error, Result, SharedStore, Store};
+use store_core::{Error, Result, Store};
 
-use crate::algorithms::{self, window_key};
-use crate::{Algorithm, Decision, Policy, Quota};
-
-/// What a check does when the shared store fails or does not answer in time.
-#[derive(Clone)]
-#[non_exhaustive]
-pub enum FailurePolicy {
-    /// Admit (availability first). Decisions say `degraded`.
-    Open,
-    /// Refuse (protection first), with a one-second `retry_after`.
-    Closed,
-    /// Limit locally: the same algorithm on `local` (an in-process store, e.g.
-    /// `store_memory::MemoryStore`) with the limit divided by `expected_instances`, so
-    /// the fleet as a whole stays near its budget while the store is gone.
-    Fallback {
-        /// The local store.
-        local: SharedStore,
-        /// How many instances share the budget.
-        expected_instances: u32,
-    },
-}
-
-impl fmt::Debug for FailurePolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FailurePolicy::Open => f.write_str("Open"),
-            FailurePolicy::Closed => f.write_str("Closed"),
-            FailurePolicy::Fallback {
-                expected_instances, ..
-            } => f
-                .debug_struct("Fallback")
-                .field("expected_instances", expected_instances)
-                .finish_non_exhaustive(),
-        }
-    }
-}
-
-/// The degraded decision of [`FailurePolicy::Open`] (`allowed`) or
-/// [`FailurePolicy::Closed`] (refused, retry in a second).
-pub(crate) fn fixed_decision(quota: Quota, allowed: bool) -> Decision {
-    Decision {
-        allowed,
-        limit: quota.limit(),
-        remaining: if allowed { quota.limit() } else { 0 },
-        reset_after: if allowed {
-            Duration::ZERO
-        } else {
-            Duration::from_secs(1)
-        },
-        retry_after: (!allowed).then_some(Duration::from_secs(1)),
-        degraded: true,
-    }
-}
-
-/// The shared store's decision within `timeout`, or `None` when the failure policy must
-/// decide (the store failed transiently or did not answer). Non-transient errors are
-/// returned. `degraded` records which side decided; every switch is logged.
-pub(crate) async fn shared_or_degraded(
-    shared: impl Future<Output = Result<Decision>>,
-    timeout: Duration,
-    degraded: &AtomicBool,
-    namespace: &str,
-    policy: &FailurePolicy,
-) -> Result<Option<Decision>> {
-    let mut pending = std::pin::pin!(shared);
-    // An in-process store answers on the first poll: no timer needed then.
-    let first = std::future::poll_fn(|cx| Poll::Ready(pending.as_mut().poll(cx))).await;
-    let answer = match first {
-        Poll::Ready(result) => Ok(result),
-        Poll::Pending => tokio::time::timeout(timeout, pending).await,
-    };
-    let failure = match answer {
-        Ok(Ok(decision)) => {
-            if degraded.swap(false, Ordering::Relaxed) {
-                tracing::info!(namespace, "rate limit store is back: shared budgets again");
-            }
-            return Ok(Some(decision));
-        }
-        Ok(Err(e)) if !e.is_transient() => return Err(e),
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("no answer within {} ms", timeout.as_millis()),
-    };
-    if !degraded.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            namespace,
-            ?policy,
-            error = %failure,
-            "rate limit store unavailable: applying the failure policy"
-        );
-    }
-    Ok(None)
-}
+use crate::algorithms::{self, supports};
+use crate::failure::{FailureGuard, FailureSettings};
+use crate::keys::{queue_key, state_key};
+use crate::{Decision, FailurePolicy, Policy, Quota};
 
 /// Builds a [`RateLimiter`].
 #[derive(Debug)]
@@ -111,8 +20,7 @@ pub struct RateLimiterBuilder<S> {
     name: String,
     default: Policy,
     policies: HashMap<String, Policy>,
-    failure: FailurePolicy,
-    timeout: Duration,
+    failure: FailureSettings,
 }
 
 impl<S: Store> RateLimiterBuilder<S> {
@@ -131,59 +39,38 @@ impl<S: Store> RateLimiterBuilder<S> {
 
     /// What to do when the store fails (default [`FailurePolicy::Closed`]).
     pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
-        self.failure = policy;
+        self.failure.policy = policy;
         self
     }
 
     /// Longest a check waits for the store before applying the failure policy (default
     /// 250 ms): a slow store never stalls requests longer than this.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.failure.timeout = timeout;
         self
     }
 
     /// Builds the limiter, refusing a store that cannot enforce a policy exactly
     /// (windows need atomic `incr`; GCRA needs compare-and-set).
     pub fn build(self) -> Result<RateLimiter<S>> {
+        let failure = FailureGuard::new(self.failure);
         for policy in std::iter::once(&self.default).chain(self.policies.values()) {
             supports(self.store.capabilities(), policy)?;
-            if let FailurePolicy::Fallback { local, .. } = &self.failure {
+            if let Some(local) = failure.local() {
                 supports(local.capabilities(), policy)?;
             }
         }
-        store_core::raw::validate::validate_namespace(&format!("ratelimit#{}", self.name))?;
         Ok(RateLimiter {
-            namespace: format!("ratelimit#{}", self.name),
+            namespace: crate::keys::namespace(&self.name, self.store.capabilities())?,
             store: self.store,
             default: self.default,
             policies: RwLock::new(self.policies),
-            failure: self.failure,
-            timeout: self.timeout,
-            degraded: AtomicBool::new(false),
+            failure,
             previous_counts: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
         })
-    }
-}
-
-fn supports(caps: &store_core::Capabilities, policy: &Policy) -> Result<()> {
-    let (ok, need) = match policy.algorithm {
-        Algorithm::FixedWindow | Algorithm::SlidingWindow => (caps.atomic_incr, "atomic incr"),
-        Algorithm::Gcra => (caps.compare_and_set, "compare-and-set"),
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::unsupported(
-            "rate limiting",
-            format!(
-                "{:?} needs {need}, which this store does not declare: a limiter on it would \
-                 admit more than its limit under concurrency",
-                policy.algorithm
-            ),
-        ))
     }
 }
 
@@ -210,9 +97,7 @@ pub struct RateLimiter<S> {
     namespace: String,
     default: Policy,
     policies: RwLock<HashMap<String, Policy>>,
-    failure: FailurePolicy,
-    timeout: Duration,
-    degraded: AtomicBool,
+    failure: FailureGuard,
     previous_counts: Cache<String, u64>,
 }
 
@@ -223,7 +108,6 @@ impl<S: fmt::Debug> fmt::Debug for RateLimiter<S> {
             .field("namespace", &self.namespace)
             .field("default", &self.default)
             .field("failure", &self.failure)
-            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -236,8 +120,7 @@ impl<S: Store> RateLimiter<S> {
             name: name.to_owned(),
             default: Policy::fixed_window(Quota::per_minute(100)),
             policies: HashMap::new(),
-            failure: FailurePolicy::Closed,
-            timeout: Duration::from_millis(250),
+            failure: FailureSettings::default(),
         }
     }
 
@@ -264,7 +147,7 @@ impl<S: Store> RateLimiter<S> {
 
     /// `true` while the last check could not reach the store.
     pub fn is_degraded(&self) -> bool {
-        self.degraded.load(Ordering::Relaxed)
+        self.failure.is_degraded()
     }
 
     /// Takes one unit for `key` (a caller: IP, API key, user) on `resource`.
@@ -282,7 +165,7 @@ impl<S: Store> RateLimiter<S> {
         }
         let policy = self.policy_for(resource);
         let key = state_key(resource, key);
-        let shared = run(
+        let shared = algorithms::check(
             &self.store,
             &self.namespace,
             &key,
@@ -290,39 +173,15 @@ impl<S: Store> RateLimiter<S> {
             n,
             Some(&self.previous_counts),
         );
-        let answer = shared_or_degraded(
-            shared,
-            self.timeout,
-            &self.degraded,
-            &self.namespace,
-            &self.failure,
-        )
-        .await?;
-        if let Some(decision) = answer {
-            return Ok(decision);
-        }
-        self.degraded_decision(&key, policy, n).await
-    }
-
-    async fn degraded_decision(&self, key: &str, policy: Policy, n: u64) -> Result<Decision> {
-        let quota = policy.quota;
-        let decision = match &self.failure {
-            FailurePolicy::Open => fixed_decision(quota, true),
-            FailurePolicy::Closed => fixed_decision(quota, false),
-            FailurePolicy::Fallback {
-                local,
-                expected_instances,
-            } => {
+        self.failure
+            .decide(&self.namespace, policy.quota, shared, |local, instances| {
                 let local_policy = Policy {
-                    quota: quota.divided(*expected_instances),
+                    quota: policy.quota.divided(instances),
                     algorithm: policy.algorithm,
                 };
-                let mut d = run(local, &self.namespace, key, local_policy, n, None).await?;
-                d.degraded = true;
-                d
-            }
-        };
-        Ok(decision)
+                algorithms::check(local, &self.namespace, &key, local_policy, n, None)
+            })
+            .await
     }
 
     /// Waits (at most `max_wait`) until `n` units are admitted. Returns the last
@@ -342,7 +201,7 @@ impl<S: Store> RateLimiter<S> {
     ) -> Result<Decision> {
         let deadline = Instant::now() + max_wait;
         let policy = self.policy_for(resource);
-        let queue = format!("{}#queue", state_key(resource, key));
+        let queue = queue_key(&state_key(resource, key));
         loop {
             let decision = self.check_n(resource, key, n).await?;
             let now = Instant::now();
@@ -432,44 +291,8 @@ impl<S: Store> RateLimiter<S> {
     pub async fn reset(&self, resource: &str, key: &str) -> Result<()> {
         let policy = self.policy_for(resource);
         let key = state_key(resource, key);
-        let keys = match policy.algorithm {
-            Algorithm::SlidingWindow => {
-                let window = u64::try_from(policy.quota.window().as_millis())
-                    .unwrap_or(u64::MAX)
-                    .max(1);
-                let index = store_core::Timestamp::now().as_millis() / window;
-                vec![
-                    window_key(&key, index),
-                    window_key(&key, index.saturating_sub(1)),
-                ]
-            }
-            _ => vec![key],
-        };
+        let keys = algorithms::state_keys(&key, policy);
         algorithms::reset(&self.store, &self.namespace, &keys).await
-    }
-}
-
-/// One key per resource and caller: `<resource length>:<resource>:<caller>`.
-fn state_key(resource: &str, key: &str) -> String {
-    format!("{}:{resource}:{key}", resource.len())
-}
-
-async fn run<T: Store>(
-    store: &T,
-    namespace: &str,
-    key: &str,
-    policy: Policy,
-    n: u64,
-    cache: Option<&Cache<String, u64>>,
-) -> Result<Decision> {
-    match policy.algorithm {
-        Algorithm::FixedWindow => {
-            algorithms::fixed_window(store, namespace, key, policy.quota, n).await
-        }
-        Algorithm::SlidingWindow => {
-            algorithms::sliding_window(store, namespace, key, policy.quota, n, cache).await
-        }
-        Algorithm::Gcra => algorithms::gcra(store, namespace, key, policy.quota, n).await,
     }
 }
 

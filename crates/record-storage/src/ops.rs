@@ -14,7 +14,7 @@ use store_core::{
 
 use crate::codec::{self, SECURE};
 use crate::options::Options;
-use crate::route::Route;
+use crate::route::{Route, route};
 use crate::{Keyring, RecordError, Result, scope};
 
 /// A record read back with its metadata.
@@ -99,7 +99,7 @@ impl<'a, S: Store> Call<'a, S> {
             .expect("options are resolved before a call");
         let ns = scope::namespace(opts.get_scope(), context, store.capabilities())?;
         Ok(Call {
-            store: Route::new(store, retry, opts.get_retry_on_429()),
+            store: route(store, retry, opts.get_retry_on_429()),
             ns,
             opts,
         })
@@ -219,6 +219,10 @@ impl<'a, S: Store> Call<'a, S> {
             .store
             .delete(&self.ns, key, DeleteCondition::Always)
             .await?)
+    }
+
+    pub(crate) async fn clear(&self, prefix: &str) -> Result<u64> {
+        Ok(self.store.clear(&self.ns, prefix).await?)
     }
 
     pub(crate) async fn keys_page(&self, request: &KeysRequest) -> Result<KeysPage> {

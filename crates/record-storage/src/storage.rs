@@ -182,6 +182,39 @@ impl<S: Store> RecordStorage<S> {
         self.call(&opts)?.delete(key).await
     }
 
+    /// Deletes every record of the instance's scope (see
+    /// [`RecordStorage::clear_scope_with`]).
+    pub async fn clear_scope(&self) -> Result<u64> {
+        self.clear_scope_with("", &Options::new()).await
+    }
+
+    /// Deletes every live record whose key starts with `prefix` (every record for `""`)
+    /// in the scope `options` select, and returns how many it removed. One call of the
+    /// store's `clear` (Redis: `SCAN` and `UNLINK` on every primary; DynamoDB: the
+    /// walk of `list` and `BatchWriteItem`), so it scales with the scope, not the store.
+    /// Not atomic: records written while it runs may survive it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), record_storage::RecordError> {
+    /// # use record_storage::{Context, Options, RecordStorage, Scope};
+    /// let storage = RecordStorage::new(
+    ///     store_memory::MemoryStore::new(),
+    ///     Options::new().context(Context::new("w", "e")),
+    /// );
+    /// storage.set_value("cart:1", &1).await?;
+    /// storage.set_value("cart:2", &2).await?;
+    /// storage.set_value("user", &3).await?;
+    /// assert_eq!(storage.clear_scope_with("cart:", &Options::new()).await?, 2);
+    /// assert!(storage.value_exists("user").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn clear_scope_with(&self, prefix: &str, options: &Options) -> Result<u64> {
+        let opts = self.merged(options);
+        self.call(&opts)?.clear(prefix).await
+    }
+
     /// One page of keys (see [`RecordStorage::get_all_keys_with`]).
     pub async fn get_all_keys(&self, request: KeysRequest) -> Result<KeysPage> {
         self.get_all_keys_with(request, &Options::new()).await
@@ -419,19 +452,8 @@ impl<S: Store> RecordStorage<S> {
 
     async fn delete_invocation_records(&self) -> Result<usize> {
         let opts = self.merged(&Options::new().scope(Scope::Invocation));
-        let call = self.call(&opts)?;
-        let mut deleted = 0;
-        loop {
-            // Deleting while walking can move a cursor past keys: restart from the
-            // beginning of the (shrinking) namespace until a page comes back empty.
-            let page = call.keys_page(&KeysRequest::default()).await?;
-            if page.keys.is_empty() {
-                return Ok(deleted);
-            }
-            for key in &page.keys {
-                deleted += usize::from(call.delete(key).await?);
-            }
-        }
+        let deleted = self.call(&opts)?.clear("").await?;
+        Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
     }
 }
 

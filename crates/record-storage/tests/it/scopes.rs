@@ -174,3 +174,39 @@ async fn dropping_an_invocation_deletes_its_records() {
     }
     panic!("the record of a dropped invocation was not deleted");
 }
+
+#[tokio::test]
+async fn clear_scope_removes_its_scope_under_a_prefix_and_nothing_else() {
+    for (name, store) in backends::all().await {
+        let context = backends::fresh_context();
+        let env = at(&store, context.clone());
+        let workspace = Options::new().scope(Scope::Workspace);
+        for key in ["cart:1", "cart:2", "cart:*", "user"] {
+            env.set_value(key, &1).await.unwrap();
+            env.set_value_with(key, &2, &workspace).await.unwrap();
+        }
+        assert_eq!(
+            env.clear_scope_with("cart:", &Options::new())
+                .await
+                .unwrap(),
+            3,
+            "{name}: the environment's cart records"
+        );
+        assert!(
+            env.value_exists("user").await.unwrap(),
+            "{name}: other keys stay"
+        );
+        for key in ["cart:1", "cart:*", "user"] {
+            assert!(
+                env.value_exists_with(key, &workspace).await.unwrap(),
+                "{name}: the workspace scope is untouched ({key})"
+            );
+        }
+        assert_eq!(env.clear_scope().await.unwrap(), 1, "{name}: the rest");
+        assert_eq!(
+            env.clear_scope_with("", &workspace).await.unwrap(),
+            4,
+            "{name}: the workspace scope"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! The errors a user meets, with the messages they read.
 
 use store_core::{Error, SchemeRegistry, SetOptions, Store};
-use store_dynamodb::{DynamoStoreBuilder, TableLayout};
+use store_dynamodb::{DynamoStoreBuilder, TableLayout, aws_sdk_dynamodb};
 
 #[tokio::test]
 async fn a_missing_table_is_misconfigured_and_names_the_table_and_the_fix() {
@@ -119,5 +119,35 @@ async fn a_dead_endpoint_is_unavailable_quickly() {
         started.elapsed() < std::time::Duration::from_secs(3),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// A store built from the user's client uses that client as it is: settings that only a
+/// client the builder creates could take are refused, not silently dropped.
+#[tokio::test]
+async fn client_settings_with_a_given_client_are_refused() {
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        crate::support::client_config("http://127.0.0.1:9").build(),
+    );
+    let builder = || DynamoStoreBuilder::from_client(client.clone(), "fleetstate-composite");
+    for (name, builder) in [
+        ("endpoint", builder().endpoint("http://127.0.0.1:1")),
+        ("region", builder().region("eu-west-1")),
+        (
+            "timeout",
+            builder().timeout(std::time::Duration::from_secs(9)),
+        ),
+    ] {
+        let err = builder.build().await.map(drop).unwrap_err();
+        assert!(matches!(err, Error::Misconfigured(_)), "{name}: {err:?}");
+        assert!(
+            err.to_string()
+                .contains(&format!("`{name}` applies to clients the builder creates")),
+            "{err}"
+        );
+    }
+    assert!(
+        builder().build().await.is_ok(),
+        "no client settings: accepted"
     );
 }

@@ -5,9 +5,9 @@ mod errors;
 mod requests;
 mod support;
 
-/// The whole suite, simple key layout (`pk` only; `list` is a Scan).
+/// The whole suite (racing across 4 clients), simple key layout (`pk` only; `list` is a Scan).
 mod conformance_simple {
-    store_core::conformance_tests!(crate::support::store(
+    store_core::conformance_tests!(crate::support::subject(
         "fleetstate-simple",
         store_dynamodb::TableLayout::default()
     ));
@@ -15,7 +15,7 @@ mod conformance_simple {
 
 /// The whole suite, composite layout with the namespace as partition key.
 mod conformance_composite {
-    store_core::conformance_tests!(crate::support::store(
+    store_core::conformance_tests!(crate::support::subject(
         "fleetstate-composite",
         store_dynamodb::TableLayout::composite("pk", "sk")
     ));
@@ -23,7 +23,7 @@ mod conformance_composite {
 
 /// The whole suite, Powertools-style static partition value and custom attribute names.
 mod conformance_static_partition {
-    store_core::conformance_tests!(crate::support::store(
+    store_core::conformance_tests!(crate::support::subject(
         "fleetstate-static",
         store_dynamodb::TableLayout::composite("id", "sort")
             .with_static_partition("fleetstate")

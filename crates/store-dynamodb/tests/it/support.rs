@@ -2,7 +2,12 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region};
+use store_core::conformance::Subject;
 use store_dynamodb::{DynamoStore, DynamoStoreBuilder, TableLayout, aws_sdk_dynamodb};
+
+/// Independent instances (one SDK client, hence one connection pool, each) the
+/// conformance suite races across.
+const INSTANCES: usize = 4;
 
 pub(crate) fn endpoint() -> Option<String> {
     store_core::testing::service_url("FLEETSTATE_DYNAMODB_ENDPOINT")
@@ -32,4 +37,14 @@ pub(crate) async fn store(table: &str, layout: TableLayout) -> Option<DynamoStor
             .await
             .expect("build store"),
     )
+}
+
+/// A conformance subject of [`INSTANCES`] stores on `table`, each with its own client.
+pub(crate) async fn subject(table: &str, layout: TableLayout) -> Option<Subject<DynamoStore>> {
+    let main = store(table, layout.clone()).await?;
+    let mut others = Vec::with_capacity(INSTANCES - 1);
+    for _ in 1..INSTANCES {
+        others.push(store(table, layout.clone()).await?);
+    }
+    Some(Subject::new(main).with_instances(others))
 }
