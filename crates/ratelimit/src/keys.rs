@@ -55,7 +55,10 @@ mod tests {
     fn keys_are_injective_across_the_resource_caller_boundary() {
         assert_ne!(state_key("a:b", "c"), state_key("a", "b:c"));
         assert_ne!(usage_key("x"), state_key("x", "usage"));
-        assert_ne!(bucket_key("x", 1), window_key(&state_key("x", "activity"), 1));
+        assert_ne!(
+            bucket_key("x", 1),
+            window_key(&state_key("x", "activity"), 1)
+        );
     }
 
     #[test]

@@ -36,11 +36,14 @@ enum Source {
 /// `tls`), `redis-cluster://host:port,host:port,...` and `rediss-cluster://...` (or
 /// `redis-cluster://host:port?node=host:port&node=...`). Query options:
 /// `key_prefix`, `command_timeout_ms`, `connect_timeout_ms`, `max_value_size`,
-/// `scan_count`, and `node` on cluster URLs; any other option is refused (see
-/// [`StoreUrl`] for the shared rules).
+/// `scan_count`, `node` on cluster URLs and `tls_ca_file` (a PEM file of the CA
+/// certificates to trust instead of the system's) on `rediss` URLs; any other option is
+/// refused (see [`StoreUrl`] for the shared rules).
 pub struct RedisStoreBuilder {
     source: Source,
     settings: Settings,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Trust>,
     connect_timeout: Duration,
     reconnect_min: Duration,
     reconnect_max: Duration,
@@ -66,6 +69,8 @@ impl RedisStoreBuilder {
         RedisStoreBuilder {
             source,
             settings: Settings::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
             connect_timeout: Duration::from_secs(2),
             reconnect_min: Duration::from_millis(50),
             reconnect_max: Duration::from_secs(2),
@@ -82,6 +87,7 @@ impl RedisStoreBuilder {
     pub fn from_url(url: &str) -> Result<Self> {
         let mut parsed = StoreUrl::parse(url, SCHEMES)?;
         let cluster = parsed.scheme().ends_with("-cluster");
+        let tls = parsed.scheme().starts_with("rediss");
         let mut nodes = parsed.take_all::<String>("node")?;
         if !cluster && !nodes.is_empty() {
             return Err(Error::Misconfigured(format!(
@@ -111,10 +117,26 @@ impl RedisStoreBuilder {
         if let Some(count) = parsed.take::<u32>("scan_count")? {
             b = b.scan_count(count);
         }
-        let valid: &[&str] = if cluster { &CLUSTER_OPTIONS } else { &OPTIONS };
-        let scheme = parsed.scheme().to_owned();
+        let ca_file = if tls {
+            parsed.take::<String>("tls_ca_file")?
+        } else {
+            None
+        };
+        let mut valid: Vec<&str> = OPTIONS.to_vec();
+        if cluster {
+            valid.push("node");
+        }
+        if tls {
+            valid.push("tls_ca_file");
+        }
+        // TLS is configured by this crate, with an explicit provider (see `tls.rs`):
+        // fred reads the plain scheme.
+        let scheme = if cluster { "redis-cluster" } else { "redis" };
         let redacted = parsed.redacted().to_owned();
-        parsed.finish(valid)?;
+        parsed.finish(&valid)?;
+        if tls {
+            b = b.with_tls(ca_file, &redacted)?;
+        }
         nodes.splice(0..0, target.hosts[1..].iter().cloned());
         for node in &nodes {
             Target::check_host(node).map_err(|why| {
@@ -138,6 +160,32 @@ impl RedisStoreBuilder {
         })?;
         b.source = Source::Config(Box::new(config));
         Ok(b)
+    }
+
+    #[cfg(feature = "tls")]
+    fn with_tls(mut self, ca_file: Option<String>, _url: &str) -> Result<Self> {
+        self.tls = Some(match ca_file {
+            Some(path) => crate::tls::Trust::CaFile(path),
+            None => crate::tls::Trust::System,
+        });
+        Ok(self)
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn with_tls(self, _ca_file: Option<String>, url: &str) -> Result<Self> {
+        Err(Error::Misconfigured(format!(
+            "`{url}` asks for TLS: enable the `tls` feature of store-redis"
+        )))
+    }
+
+    /// Uses your own rustls client configuration for TLS (client certificates, pinned
+    /// roots...), on a `rediss://` URL or over a fred `Config`'s own TLS settings.
+    /// Without it a `rediss://` URL trusts the system's CA certificates, or only those
+    /// of `tls_ca_file`, on the aws-lc-rs provider.
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls = Some(crate::tls::Trust::Custom(std::sync::Arc::new(config)));
+        self
     }
 
     /// A builder from a fred `Config` (to set TLS, credentials providers, sentinel...).
@@ -207,7 +255,15 @@ impl RedisStoreBuilder {
                     Err(_) => return Err(not_connected(self.connect_timeout, "the given client")),
                 }
             }
-            Source::Config(config) => self.connect_new((**config).clone()).await?,
+            Source::Config(config) => {
+                #[allow(unused_mut)]
+                let mut config = (**config).clone();
+                #[cfg(feature = "tls")]
+                if let Some(trust) = &self.tls {
+                    config.tls = Some(trust.fred_config()?);
+                }
+                self.connect_new(config).await?
+            }
         };
         Ok(RedisStore::new(client, &self.settings))
     }
@@ -270,15 +326,6 @@ const OPTIONS: [&str; 5] = [
     "connect_timeout_ms",
     "max_value_size",
     "scan_count",
-];
-
-const CLUSTER_OPTIONS: [&str; 6] = [
-    "key_prefix",
-    "command_timeout_ms",
-    "connect_timeout_ms",
-    "max_value_size",
-    "scan_count",
-    "node",
 ];
 
 /// The part of a Redis URL between `://` and `?`: `[userinfo@]host[:port][,host...][/db]`.

@@ -20,6 +20,12 @@ pub(crate) fn from_fred(e: FredError, delivery: Delivery) -> Error {
     if details.starts_with("Failed to route command") {
         return unavailable(Delivery::NotSent, "no connection to Redis", e);
     }
+    if details.contains("InvalidCertificate") || details.contains("invalid peer certificate") {
+        return Error::Misconfigured(format!(
+            "Redis's TLS certificate is not trusted ({details}): give its CA with the \
+             `tls_ca_file` URL option or `RedisStoreBuilder::tls_config`"
+        ));
+    }
     if code == "OOM" {
         return Error::CapacityExceeded(format!("Redis is out of memory (maxmemory): {details}"));
     }
@@ -34,9 +40,11 @@ pub(crate) fn from_fred(e: FredError, delivery: Delivery) -> Error {
         ErrorKind::Auth => Error::Misconfigured(format!(
             "Redis refused the credentials ({details}): check the user and password in the URL"
         )),
-        ErrorKind::Config | ErrorKind::Url | ErrorKind::Tls => {
+        ErrorKind::Config | ErrorKind::Url => {
             Error::Misconfigured(format!("Redis client configuration: {details}"))
         }
+        #[cfg(feature = "tls")]
+        ErrorKind::Tls => Error::Misconfigured(format!("TLS with Redis: {details}")),
         _ => Error::backend(format!("Redis: {details}"), e),
     }
 }

@@ -11,6 +11,8 @@ mod scripts;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use config::RedisStoreBuilder;
 pub use store::{DEFAULT_MAX_VALUE_SIZE, MAX_LIST_LIMIT, RedisStore};

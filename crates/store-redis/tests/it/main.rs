@@ -7,6 +7,7 @@ mod counters;
 mod fault;
 mod round_trips;
 mod services;
+mod tls;
 mod urls;
 
 /// The whole suite on a standalone Redis, racing across 4 connections.
@@ -25,4 +26,10 @@ mod conformance_cluster_pinned_prefix {
         crate::services::cluster_url(),
         "{pinned}:"
     ));
+}
+
+/// The whole suite over TLS (`rediss://`, a CA made for the run), in a build that also
+/// holds store-dynamodb and so two rustls crypto providers.
+mod conformance_tls {
+    store_core::conformance_tests!(crate::services::subject(crate::services::tls_url(), ""));
 }

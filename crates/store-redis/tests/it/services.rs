@@ -15,6 +15,10 @@ pub(crate) fn cluster_url() -> Option<String> {
     service_url("FLEETSTATE_REDIS_CLUSTER_URL")
 }
 
+pub(crate) fn tls_url() -> Option<String> {
+    service_url("FLEETSTATE_REDIS_TLS_URL")
+}
+
 pub(crate) async fn connect(url: &str, key_prefix: &str) -> RedisStore {
     RedisStoreBuilder::from_url(url)
         .expect("a valid Redis URL")
