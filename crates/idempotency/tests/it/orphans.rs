@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use idempotency::Idempotency;
+use idempotency::{DEFAULT_IN_PROGRESS_WINDOW, Idempotency, IdempotencyError};
 use serde_json::{Value, json};
-use store_core::{ManualClock, SharedStore, StoreExt, Timestamp};
+use store_core::{Clock, ManualClock, SharedStore, StoreExt, Timestamp};
 
 use crate::backends;
 use crate::scenarios::AppError;
@@ -74,9 +74,17 @@ async fn stalled_run_is_taken_over_on_every_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_run_is_not_taken_over_before_its_deadline() {
-    let store = store_memory::MemoryStore::new().into_shared();
-    let idempotency = Idempotency::new(store, backends::config()).unwrap();
-    let deadline = Timestamp::now().add_ttl(Duration::from_secs(60));
+    let clock = ManualClock::new(Timestamp::from_millis(1_700_000_000_000));
+    let store = store_memory::MemoryStore::builder()
+        .clock(clock.clone())
+        .build()
+        .into_shared();
+    let config = backends::config().clock(clock.clone());
+    let idempotency = Idempotency::new(store, config).unwrap();
+    // Later than the default window would end: the deadline, not the default, rules.
+    let deadline = clock
+        .now()
+        .add_ttl(DEFAULT_IN_PROGRESS_WINDOW + Duration::from_secs(60));
     let first = StalledRun::start(&idempotency, json!(1), Some(deadline), json!("first")).await;
     let record = backends::only_record(&idempotency).await.expect("a record");
     assert_eq!(
@@ -84,5 +92,35 @@ async fn a_live_run_is_not_taken_over_before_its_deadline() {
         json!(deadline.as_millis()),
         "window ends at the deadline"
     );
+    // Long past the configured window, a millisecond before the deadline: the first run
+    // is still live, so a duplicate is refused and its handler never runs.
+    clock.advance(DEFAULT_IN_PROGRESS_WINDOW + Duration::from_secs(60) - Duration::from_millis(1));
+    let ran = std::sync::atomic::AtomicBool::new(false);
+    let duplicate = idempotency
+        .idempotent(&json!(1), || async {
+            ran.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok::<_, AppError>(json!("duplicate"))
+        })
+        .await;
+    assert!(
+        matches!(
+            duplicate,
+            Err(AppError::Idempotency(
+                IdempotencyError::AlreadyInProgress { .. }
+            ))
+        ),
+        "{duplicate:?}"
+    );
+    assert!(
+        !ran.load(std::sync::atomic::Ordering::SeqCst),
+        "the duplicate's handler ran"
+    );
+    // Past the deadline the run is an orphan: the next duplicate takes it over.
+    clock.advance(Duration::from_millis(2));
+    let takeover = idempotency
+        .idempotent(&json!(1), || async { Ok::<_, AppError>(json!("takeover")) })
+        .await
+        .unwrap();
+    assert_eq!(takeover, json!("takeover"));
     first.finish().await.unwrap();
 }

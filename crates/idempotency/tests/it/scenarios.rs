@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use idempotency::{Config, Idempotency, IdempotencyError, Status};
+use idempotency::{Config, Idempotency, IdempotencyError};
 use serde_json::{Value, json};
 use store_core::{ManualClock, Store, Timestamp};
 use store_memory::MemoryStore;
@@ -436,10 +436,24 @@ async fn composite_key_layout_with_a_static_partition_on_dynamodb() {
         .send()
         .await
         .unwrap();
-    assert!(items.count() >= 1);
+    // The table is shared by earlier runs: find this run's item among them.
     let record = only_record(&idempotency).await.unwrap();
     assert_eq!(record["status"], "COMPLETED");
-    let _ = Status::Completed;
+    let page = store
+        .list(idempotency.namespace(), "", None, 10)
+        .await
+        .unwrap();
+    let key = page.keys.first().expect("this run's record");
+    let ours = items.items().iter().filter(|item| {
+        item.get("sk")
+            .and_then(|sk| sk.as_s().ok())
+            .is_some_and(|sk| sk.contains(idempotency.namespace()) && sk.ends_with(key.as_str()))
+    });
+    assert_eq!(
+        ours.count(),
+        1,
+        "this run's record sits under the static partition"
+    );
 }
 
 #[tokio::test]
@@ -467,4 +481,16 @@ async fn an_in_progress_record_outlives_a_shorter_expires_after() {
         .await
         .unwrap();
     assert!(outcome, "the duplicate was refused as in progress");
+}
+
+/// Exactly-once needs compare-and-set: a store that does not declare it is refused when
+/// the `Idempotency` is built, naming why, before any handler could run twice.
+#[test]
+fn a_store_without_compare_and_set_is_refused() {
+    let mut store = Counting::new(MemoryStore::new());
+    store.capabilities_mut().compare_and_set = false;
+    let err = Idempotency::new(store.clone(), backends::config()).unwrap_err();
+    assert!(matches!(err, IdempotencyError::Configuration(_)), "{err:?}");
+    assert!(err.to_string().contains("compare-and-set"), "{err}");
+    assert_eq!(store.calls(), 0, "refused before any store operation");
 }

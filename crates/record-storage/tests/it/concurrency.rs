@@ -145,3 +145,31 @@ async fn get_or_set_with_agrees_on_one_value_across_instances() {
         );
     }
 }
+
+/// The value `get_or_set_with` stores lives for its TTL: read again before it expires it
+/// is the stored one, and after it expires the next call computes and stores anew.
+#[tokio::test]
+async fn get_or_set_with_recomputes_after_the_ttl() {
+    for (name, store) in backends::all().await {
+        let storage = backends::storage(&store);
+        let computed = AtomicU32::new(0);
+        let compute = || async { computed.fetch_add(1, Ordering::SeqCst) + 1 };
+        let ttl = Duration::from_millis(600);
+        let first: u32 = storage.get_or_set_with("rate", ttl, compute).await.unwrap();
+        let again: u32 = storage.get_or_set_with("rate", ttl, compute).await.unwrap();
+        assert_eq!(
+            (first, again),
+            (1, 1),
+            "{name}: stored value reused within the TTL"
+        );
+        tokio::time::sleep(ttl + Duration::from_millis(300)).await;
+        let after: u32 = storage.get_or_set_with("rate", ttl, compute).await.unwrap();
+        assert_eq!(after, 2, "{name}: recomputed after the TTL");
+        assert_eq!(computed.load(Ordering::SeqCst), 2, "{name}");
+        assert_eq!(
+            storage.get_value::<u32>("rate").await.unwrap(),
+            Some(2),
+            "{name}"
+        );
+    }
+}
