@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use store_core::{BoxError, Store};
 
-use crate::idempotency::Keys;
+use crate::protocol::Keys;
 use crate::{Idempotency, IdempotencyError, hash};
 
 /// The header replayed responses carry: `idempotent-replayed: true`.

@@ -77,11 +77,11 @@
 mod config;
 mod error;
 mod hash;
-mod idempotency;
 mod jmes;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 mod layer;
+mod protocol;
 mod record;
 
 pub use config::{
@@ -89,7 +89,7 @@ pub use config::{
     FUNCTION_NAME_ENV, Replay,
 };
 pub use error::IdempotencyError;
-pub use idempotency::{Idempotency, Wrapped};
 pub use jmes::JmesPath;
 pub use layer::{IdempotencyLayer, IdempotencyService, MissingKey, REPLAYED_HEADER};
+pub use protocol::{Idempotency, Wrapped};
 pub use record::Status;

@@ -5,11 +5,22 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::options::Format;
 use crate::{RecordError, Result};
 
+/// The first byte of a MessagePack value (a byte no JSON text starts with).
 pub(crate) const MESSAGEPACK: u8 = 0xC1;
+/// The first byte of a secure envelope.
 pub(crate) const SECURE: u8 = 0xF1;
+
+/// How values are serialized. Reads detect the format, so either reads back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Format {
+    /// JSON, stored as is: readable from any language (the default).
+    #[default]
+    Json,
+    /// MessagePack with named fields (`rmp-serde`): more compact, still self-describing.
+    MessagePack,
+}
 
 /// Serializes `value`, refusing nulls.
 #[cfg(test)]

@@ -160,6 +160,7 @@ mod scope;
 mod secure;
 mod storage;
 
+pub use codec::Format;
 pub use error::{RecordError, Result};
 pub use functions::{
     delete_record_value, get_keys_of_all_records, get_record_value, record_value_exists,
@@ -167,7 +168,7 @@ pub use functions::{
 };
 pub use ops::{KeysPage, KeysRequest, Record};
 pub use options::{
-    Context, ENVIRONMENT_ENV, Format, INVOCATION_TTL, Options, RetryOn429, Scope, WORKSPACE_ENV,
+    Context, ENVIRONMENT_ENV, INVOCATION_TTL, Options, RetryOn429, Scope, WORKSPACE_ENV,
 };
 pub use secure::{Keyring, OVERHEAD as SECURE_OVERHEAD};
 pub use storage::{Invocation, RecordStorage};

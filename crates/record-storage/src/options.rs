@@ -2,6 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::codec::Format;
 use crate::secure::Keyring;
 
 /// Who can see a record.
@@ -107,16 +108,6 @@ impl RetryOn429 {
         enabled: false,
         verbose: false,
     };
-}
-
-/// How values are serialized. Reads detect the format, so either reads back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Format {
-    /// JSON, stored as is: readable from any language (the default).
-    #[default]
-    Json,
-    /// MessagePack with named fields (`rmp-serde`): more compact, still self-describing.
-    MessagePack,
 }
 
 /// Record options, for an instance or a single call. Every field left unset inherits:

@@ -29,10 +29,10 @@ pub struct Capabilities {
     pub sorted_list: bool,
     /// A read issued after a write completed sees that write.
     pub strongly_consistent_reads: bool,
-    /// Longest namespace in UTF-8 bytes (at most [`crate::keys::MAX_NAMESPACE_LEN`];
+    /// Longest namespace in UTF-8 bytes (at most [`crate::raw::validate::MAX_NAMESPACE_LEN`];
     /// less behind a [`crate::layer::PrefixLayer`], which uses part of it).
     pub max_namespace_len: usize,
-    /// Longest key in UTF-8 bytes (at most [`crate::keys::MAX_KEY_LEN`]).
+    /// Longest key in UTF-8 bytes (at most [`crate::raw::validate::MAX_KEY_LEN`]).
     pub max_key_len: usize,
     /// Largest value in bytes.
     pub max_value_size: usize,

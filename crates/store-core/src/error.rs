@@ -29,7 +29,7 @@ pub enum Delivery {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A namespace, key or list prefix breaks the key rules (see [`crate::keys`]).
+    /// A namespace, key or list prefix breaks the key rules (see [`crate::raw::validate`]).
     #[error("invalid {what}: {reason}")]
     InvalidKey {
         /// Which part was invalid: `"namespace"`, `"key"` or `"prefix"`.

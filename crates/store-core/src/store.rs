@@ -16,7 +16,7 @@ use crate::{
 
 /// The contract between fleetstate's features and its backends.
 ///
-/// Entries are addressed by a namespace and a key (see [`crate::keys`] for the rules).
+/// Entries are addressed by a namespace and a key (see [`crate::raw::validate`] for the rules).
 /// Every method is one atomic operation on the backend, cancel-safe (dropping the future
 /// either applies the operation entirely or not at all, as far as the backend allows:
 /// see each backend's docs), and validates its input before any I/O.

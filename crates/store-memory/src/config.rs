@@ -52,7 +52,7 @@ impl MemoryStoreBuilder {
         self
     }
 
-    /// Bounds the bytes held (see [`MemoryLimit`] for how entries are counted).
+    /// Bounds the bytes held (see [`MemoryLimit`](crate::MemoryLimit) for how entries are counted).
     pub fn max_bytes(mut self, bytes: usize) -> Self {
         self.settings.limit.max_bytes = Some(bytes);
         self

@@ -34,8 +34,8 @@ const MAX_EVICTIONS_PER_WRITE: usize = 64;
 ///   reclaimed by the next write to it), plus an optional sweeper task
 ///   ([`MemoryStore::spawn_sweeper`]) or [`MemoryStore::purge_expired`].
 /// - **Sorted listing**: `list` returns keys in ascending byte order.
-/// - **Bounded** on request ([`MemoryStoreBuilder::max_entries`],
-///   [`MemoryStoreBuilder::max_bytes`]) with an [`EvictionPolicy`].
+/// - **Bounded** on request ([`MemoryStoreBuilder::max_entries`](crate::MemoryStoreBuilder::max_entries),
+///   [`MemoryStoreBuilder::max_bytes`](crate::MemoryStoreBuilder::max_bytes)) with an [`EvictionPolicy`].
 ///
 /// Clones share the same data. Operations never wait on I/O: their futures are ready on
 /// first poll, so dropping one before it is polled does nothing and after it is polled

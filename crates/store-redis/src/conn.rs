@@ -29,9 +29,11 @@ pub(crate) enum SetMode {
 /// Whether fred may send a command again after the connection dropped with it in
 /// flight: only when doing it twice changes nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Replay {
-    Safe,
-    AtMostOnce,
+pub(crate) enum Resend {
+    /// Sending it twice changes nothing (reads, unconditional deletes).
+    Allowed,
+    /// At most once: `incr`, every write, every script.
+    Never,
 }
 
 #[derive(Debug, Clone)]
@@ -59,11 +61,11 @@ impl Conn {
         self.cluster
     }
 
-    fn options(&self, replay: Replay, node: Option<Server>) -> Options {
+    fn options(&self, resend: Resend, node: Option<Server>) -> Options {
         Options {
             // fred re-sends a command that was in flight when its connection dropped;
             // for incr or a conditional write that would apply it twice.
-            max_attempts: (replay == Replay::AtMostOnce).then_some(1),
+            max_attempts: (resend == Resend::Never).then_some(1),
             timeout: Some(self.timeout),
             // Fail at once while disconnected instead of queueing behind a reconnect.
             fail_fast: true,
@@ -88,7 +90,7 @@ impl Conn {
     pub(crate) async fn get(&self, key: String) -> Result<Option<Bytes>> {
         self.ensure_connected()?;
         self.client
-            .with_options(&self.options(Replay::Safe, None))
+            .with_options(&self.options(Resend::Allowed, None))
             .get::<Option<Bytes>, _>(key)
             .await
             .map_err(|e| from_fred(e, Delivery::MaybeApplied))
@@ -110,7 +112,7 @@ impl Conn {
             SetMode::IfPresent => (Some(SetOptions::XX), false),
         };
         self.client
-            .with_options(&self.options(Replay::AtMostOnce, None))
+            .with_options(&self.options(Resend::Never, None))
             .set::<Value, _, _>(key, Value::Bytes(value), expire, options, get)
             .await
             .map_err(|e| from_fred(e, Delivery::MaybeApplied))
@@ -119,7 +121,7 @@ impl Conn {
     pub(crate) async fn exists(&self, key: String) -> Result<bool> {
         self.ensure_connected()?;
         self.client
-            .with_options(&self.options(Replay::Safe, None))
+            .with_options(&self.options(Resend::Allowed, None))
             .exists::<i64, _>(key)
             .await
             .map(|n| n > 0)
@@ -134,7 +136,9 @@ impl Conn {
             return Ok(0);
         }
         self.ensure_connected()?;
-        let client = self.client.with_options(&self.options(Replay::Safe, None));
+        let client = self
+            .client
+            .with_options(&self.options(Resend::Allowed, None));
         let removed: Vec<i64> = if self.cluster {
             futures::future::try_join_all(keys.into_iter().map(|key| client.unlink::<i64, _>(key)))
                 .await
@@ -151,7 +155,7 @@ impl Conn {
     pub(crate) async fn del(&self, key: impl Into<fred::types::Key> + Send) -> Result<i64> {
         self.ensure_connected()?;
         self.client
-            .with_options(&self.options(Replay::Safe, None))
+            .with_options(&self.options(Resend::Allowed, None))
             .del::<i64, _>(key)
             .await
             .map_err(|e| from_fred(e, Delivery::MaybeApplied))
@@ -165,10 +169,10 @@ impl Conn {
         script: &Script,
         key: &str,
         args: impl Fn() -> Vec<Value>,
-        replay: Replay,
+        resend: Resend,
     ) -> Result<Value> {
         self.ensure_connected()?;
-        let client = self.client.with_options(&self.options(replay, None));
+        let client = self.client.with_options(&self.options(resend, None));
         match client
             .evalsha::<Value, _, _, _>(script.sha1().clone(), key, args())
             .await
@@ -214,7 +218,7 @@ impl Conn {
         self.ensure_connected()?;
         let reply: Value = self
             .client
-            .with_options(&self.options(Replay::Safe, node))
+            .with_options(&self.options(Resend::Allowed, node))
             .scan_page(
                 cursor.to_owned(),
                 pattern.to_owned(),

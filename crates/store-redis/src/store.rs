@@ -12,7 +12,7 @@ use store_core::{
     SetOptions, SetOutcome, Store, Timestamp, Version,
 };
 
-use crate::conn::{Conn, Replay, SetMode, into_bytes};
+use crate::conn::{Conn, Resend, SetMode, into_bytes};
 use crate::error::unexpected;
 use crate::layout::{self, NamespaceKeys};
 use crate::scripts::Scripts;
@@ -170,12 +170,7 @@ impl Store for RedisStore {
                 };
                 let reply = self
                     .conn
-                    .eval(
-                        &self.scripts.set_if_version,
-                        &physical,
-                        args,
-                        Replay::AtMostOnce,
-                    )
+                    .eval(&self.scripts.set_if_version, &physical, args, Resend::Never)
                     .await?;
                 return match reply {
                     Value::Integer(1) => Ok(SetOutcome::Written(version)),
@@ -208,7 +203,7 @@ impl Store for RedisStore {
                         &self.scripts.delete_if_version,
                         &physical,
                         args,
-                        Replay::AtMostOnce,
+                        Resend::Never,
                     )
                     .await?;
                 reply.as_i64().ok_or_else(|| unexpected("delete", reply))?
@@ -237,7 +232,7 @@ impl Store for RedisStore {
         let physical = self.key(namespace, key);
         let reply = self
             .conn
-            .eval(&self.scripts.incr, &physical, args, Replay::AtMostOnce)
+            .eval(&self.scripts.incr, &physical, args, Resend::Never)
             .await?;
         let stored = match reply {
             Value::Integer(0) => return Err(Error::NotACounter),

@@ -22,7 +22,7 @@
 //!
 //! Every case works in namespaces of its own (`conformance/<case>/<random>`) and deletes
 //! what it wrote when it ends, so the suite can run against a shared, persistent
-//! backend. Cases that a backend's [`Capabilities`] exclude are
+//! backend. Cases that a backend's [`Capabilities`](crate::Capabilities) exclude are
 //! reported as skipped, with the reason; where possible they check instead that the
 //! backend refuses the operation cleanly.
 //!

@@ -69,8 +69,8 @@ pub struct Call<'a> {
     pub key: &'a str,
 }
 
-/// A store that forwards every operation to an inner store; [`forward_store!`]
-/// (crate::forward_store) turns it into a [`Store`].
+/// A store that forwards every operation to an inner store;
+/// [`forward_store!`](crate::forward_store) turns it into a [`Store`].
 pub trait Forward: Send + Sync + fmt::Debug {
     /// The wrapped store.
     type Inner: Store;

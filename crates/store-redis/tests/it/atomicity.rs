@@ -13,7 +13,7 @@ async fn instances(url: &str) -> Vec<RedisStore> {
     let mut stores = Vec::new();
     for _ in 0..INSTANCES {
         stores.push(
-            RedisStoreBuilder::from_url(&url)
+            RedisStoreBuilder::from_url(url)
                 .expect("a valid Redis URL")
                 .build()
                 .await

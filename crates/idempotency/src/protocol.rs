@@ -368,7 +368,7 @@ impl<S: Store> Idempotency<S> {
         }
         match self.claim(&keys, deadline).await? {
             Claim::Owned(version) => self.own(&keys, version, handler).await,
-            Claim::Replay(data) => Ok(decode(data)?),
+            Claim::Completed(data) => Ok(decode(data)?),
         }
     }
 
@@ -418,7 +418,7 @@ impl<S: Store> Idempotency<S> {
                 let now = inner.config.clock.now();
                 match record.status {
                     Status::Completed => {
-                        return Ok(Claim::Replay(self.replayed(keys, record, &entry)));
+                        return Ok(Claim::Completed(self.replayed(keys, record, &entry)));
                     }
                     Status::InProgress if record.is_orphaned(now) => {
                         let takeover = SetOptions::if_version(entry.version).with_ttl(claim_ttl);
@@ -537,9 +537,11 @@ impl<S: Store> Idempotency<S> {
     }
 }
 
+/// What a claim found: the record is this call's to run (at its version), or a
+/// completed record holds the result to replay.
 enum Claim {
     Owned(Version),
-    Replay(Value),
+    Completed(Value),
 }
 
 fn decode<R: DeserializeOwned>(data: Value) -> Result<R, IdempotencyError> {
