@@ -58,6 +58,19 @@ pub enum RecordError {
         #[source]
         source: BoxError,
     },
+    /// The value nests arrays and maps deeper than the `max_nesting` option allows: a
+    /// write is refused (nothing stored), a read is refused before the decoder recurses
+    /// into it (a hostile record cannot overflow a reader's stack).
+    #[error(
+        "record `{key}`: the value nests arrays and maps more than {max} levels deep \
+         (option `max_nesting`)"
+    )]
+    NestedTooDeep {
+        /// The record key.
+        key: String,
+        /// The limit in force.
+        max: u16,
+    },
     /// A secure record failed authentication: it was tampered with, copied from another
     /// record, or encrypted under a different key with the same id.
     #[error(

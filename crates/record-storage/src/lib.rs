@@ -160,7 +160,7 @@ mod scope;
 mod secure;
 mod storage;
 
-pub use codec::Format;
+pub use codec::{DEFAULT_MAX_NESTING, Format, MAX_NESTING_LIMIT};
 pub use error::{RecordError, Result};
 pub use functions::{
     delete_record_value, get_keys_of_all_records, get_record_value, record_value_exists,

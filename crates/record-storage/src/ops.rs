@@ -115,12 +115,12 @@ impl<'a, S: Store> Call<'a, S> {
         let format = self.opts.get_format();
         let mut out = Vec::with_capacity(128);
         if !self.opts.get_secure() {
-            codec::encode_into(&mut out, key, value, format)?;
+            codec::encode_into(&mut out, key, value, format, self.opts.get_max_nesting())?;
             return Ok(Bytes::from(out));
         }
         let keyring = self.keyring(key)?;
         keyring.begin_envelope(&mut out);
-        codec::encode_into(&mut out, key, value, format)?;
+        codec::encode_into(&mut out, key, value, format, self.opts.get_max_nesting())?;
         keyring.seal_in_place(&self.ns, key, &mut out, 0)?;
         Ok(Bytes::from(out))
     }
@@ -140,14 +140,14 @@ impl<'a, S: Store> Call<'a, S> {
         if bytes.first() == Some(&SECURE) {
             let keyring = self.keyring(key)?;
             let plain = keyring.open(&self.ns, key, bytes)?;
-            return codec::decode(key, &plain);
+            return codec::decode(key, &plain, self.opts.get_max_nesting());
         }
         if self.opts.get_secure() {
             return Err(RecordError::NotEncrypted {
                 key: key.to_owned(),
             });
         }
-        codec::decode(key, bytes)
+        codec::decode(key, bytes, self.opts.get_max_nesting())
     }
 
     fn record<T: DeserializeOwned>(&self, key: &str, entry: Entry) -> Result<Record<T>> {

@@ -2,7 +2,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::codec::Format;
+use crate::codec::{DEFAULT_MAX_NESTING, Format, MAX_NESTING_LIMIT};
 use crate::secure::Keyring;
 
 /// Who can see a record.
@@ -133,6 +133,7 @@ pub struct Options {
     secure: Option<bool>,
     retry_on_429: Option<RetryOn429>,
     format: Option<Format>,
+    max_nesting: Option<u16>,
     context: Option<Context>,
     keyring: Option<Arc<Keyring>>,
 }
@@ -146,6 +147,7 @@ impl fmt::Debug for Options {
             .field("secure", &self.secure)
             .field("retry_on_429", &self.retry_on_429)
             .field("format", &self.format)
+            .field("max_nesting", &self.max_nesting)
             .field("context", &self.context)
             .field("keyring", &self.keyring.as_ref().map(|k| k.key_ids()))
             .finish()
@@ -203,6 +205,17 @@ impl Options {
         self
     }
 
+    /// The deepest nesting of arrays and maps a value may have, in both formats
+    /// (default [`DEFAULT_MAX_NESTING`], at most [`MAX_NESTING_LIMIT`]). Writes of deeper
+    /// values and reads of deeper stored values fail with
+    /// [`RecordError::NestedTooDeep`](crate::RecordError::NestedTooDeep), a read before
+    /// any recursive decoding, so a hostile stored value cannot overflow a reader's
+    /// stack.
+    pub fn max_nesting(mut self, depth: u16) -> Self {
+        self.max_nesting = Some(depth.clamp(1, MAX_NESTING_LIMIT));
+        self
+    }
+
     /// The ids scopes resolve from. Default [`Context::from_env`].
     pub fn context(mut self, context: Context) -> Self {
         self.context = Some(context);
@@ -227,6 +240,7 @@ impl Options {
             secure: pick(&self.secure, &over.secure),
             retry_on_429: pick(&self.retry_on_429, &over.retry_on_429),
             format: pick(&self.format, &over.format),
+            max_nesting: pick(&self.max_nesting, &over.max_nesting),
             context: pick(&self.context, &over.context),
             keyring: pick(&self.keyring, &over.keyring),
         }
@@ -260,6 +274,11 @@ impl Options {
     /// The effective format.
     pub fn get_format(&self) -> Format {
         self.format.unwrap_or_default()
+    }
+
+    /// The effective nesting limit.
+    pub fn get_max_nesting(&self) -> u16 {
+        self.max_nesting.unwrap_or(DEFAULT_MAX_NESTING)
     }
 
     /// The context, when one was set.

@@ -5,15 +5,19 @@
 //! - [`Forward`] and [`forward_store!`](crate::forward_store): one mechanism for every
 //!   store that wraps another;
 //! - [`version`], [`version_number`], [`cursor`] and [`ttl_millis`]: building the opaque
-//!   values of the contract from a backend's own.
+//!   values of the contract from a backend's own;
+//! - [`json_nesting`]: how deep a stored JSON value nests, for features that bound it
+//!   before decoding.
 //!
 //! `docs/BACKENDS.md` in the repository is the recipe that uses them.
 
 mod forward;
+mod nesting;
 mod url;
 pub mod validate;
 
 pub use forward::{Call, Forward, Operation};
+pub use nesting::json_nesting;
 pub use url::{OptionValue, StoreUrl, redact};
 
 use std::time::Duration;
