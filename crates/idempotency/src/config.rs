@@ -122,6 +122,12 @@ impl Default for Dedupe {
     }
 }
 
+/// The deepest nesting a stored result may have by default.
+pub const DEFAULT_MAX_NESTING: u16 = 32;
+/// The highest [`Config::max_nesting`]: serde_json's recursion limit, less the record's
+/// own two levels.
+pub const MAX_NESTING_LIMIT: u16 = 126;
+
 /// What a response hook learns about a replayed result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -162,6 +168,7 @@ pub struct Config {
     pub(crate) expires_after: Duration,
     pub(crate) in_progress_window: Option<Duration>,
     pub(crate) local_cache: Option<u64>,
+    pub(crate) max_nesting: u16,
     pub(crate) dedupe: Option<Dedupe>,
     pub(crate) response_hook: Option<ResponseHook>,
     pub(crate) disabled: Option<bool>,
@@ -178,6 +185,7 @@ impl fmt::Debug for Config {
             .field("expires_after", &self.expires_after)
             .field("in_progress_window", &self.in_progress_window)
             .field("local_cache", &self.local_cache)
+            .field("max_nesting", &self.max_nesting)
             .field("dedupe", &self.dedupe)
             .field("response_hook", &self.response_hook.is_some())
             .field("disabled", &self.disabled)
@@ -197,6 +205,7 @@ impl Default for Config {
             expires_after: DEFAULT_EXPIRES_AFTER,
             in_progress_window: None,
             local_cache: None,
+            max_nesting: DEFAULT_MAX_NESTING,
             dedupe: None,
             response_hook: None,
             disabled: None,
@@ -281,6 +290,17 @@ impl Config {
     /// Overrides the invocation deadline; without either, [`DEFAULT_IN_PROGRESS_WINDOW`].
     pub fn in_progress_window(mut self, window: Duration) -> Self {
         self.in_progress_window = Some(window);
+        self
+    }
+
+    /// The deepest nesting of arrays and objects a stored result may have (default
+    /// [`DEFAULT_MAX_NESTING`], at most [`MAX_NESTING_LIMIT`]), the same rule as
+    /// record-storage's. A deeper result is not stored
+    /// ([`IdempotencyError::ResultTooDeep`](crate::IdempotencyError::ResultTooDeep)), and a
+    /// stored record nested deeper (written by someone else) is refused before it is
+    /// decoded, so a hostile record cannot overflow a reader's stack.
+    pub fn max_nesting(mut self, depth: u16) -> Self {
+        self.max_nesting = depth.clamp(1, MAX_NESTING_LIMIT);
         self
     }
 

@@ -41,6 +41,15 @@ pub enum IdempotencyError {
         /// The store's value limit.
         limit: usize,
     },
+    /// The handler ran but its result nests arrays and objects deeper than
+    /// [`Config::max_nesting`](crate::Config::max_nesting), so it is not stored (a
+    /// duplicate could not read it back safely). As for [`Self::ResultTooLarge`], the
+    /// record stays in progress until its window passes.
+    #[error("the handler's result nests more than {max} levels deep (Config::max_nesting)")]
+    ResultTooDeep {
+        /// The limit in force.
+        max: u16,
+    },
     /// The configuration cannot work (invalid JMESPath, no function name, a store
     /// without compare-and-set, a key selector for another payload type).
     #[error("idempotency misconfigured: {0}")]

@@ -85,8 +85,8 @@ mod protocol;
 mod record;
 
 pub use config::{
-    Config, DEFAULT_EXPIRES_AFTER, DEFAULT_IN_PROGRESS_WINDOW, DISABLED_ENV, Dedupe,
-    FUNCTION_NAME_ENV, Replay,
+    Config, DEFAULT_EXPIRES_AFTER, DEFAULT_IN_PROGRESS_WINDOW, DEFAULT_MAX_NESTING, DISABLED_ENV,
+    Dedupe, FUNCTION_NAME_ENV, MAX_NESTING_LIMIT, Replay,
 };
 pub use error::IdempotencyError;
 pub use jmes::JmesPath;

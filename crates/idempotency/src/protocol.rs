@@ -409,7 +409,7 @@ impl<S: Store> Idempotency<S> {
                 let Some(entry) = current else {
                     break; // gone (failed run deleted it, or expired): claim again
                 };
-                let record = Record::from_bytes(&entry.value)?;
+                let record = Record::from_bytes(&entry.value, inner.config.max_nesting)?;
                 if keys.validation.is_some() && record.validation != keys.validation {
                     return Err(IdempotencyError::PayloadMismatch {
                         key: keys.key.clone(),
@@ -500,6 +500,12 @@ impl<S: Store> Idempotency<S> {
             }
         };
         let bytes = Record::completed(keys.validation.clone(), data.clone()).to_bytes()?;
+        if Record::nests_deeper_than(&bytes, inner.config.max_nesting) {
+            return Err(IdempotencyError::ResultTooDeep {
+                max: inner.config.max_nesting,
+            }
+            .into());
+        }
         let limit = store.capabilities().max_value_size;
         if bytes.len() > limit {
             return Err(IdempotencyError::ResultTooLarge {

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use store_core::raw::json_nesting;
 use store_core::{Bytes, Timestamp};
 
 use crate::IdempotencyError;
@@ -59,7 +60,21 @@ impl Record {
             .map_err(IdempotencyError::serialization)
     }
 
-    pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, IdempotencyError> {
+    /// Whether the stored form `bytes` nests its data deeper than `max` (the record
+    /// object is one level, its data starts at the second).
+    pub(crate) fn nests_deeper_than(bytes: &[u8], max: u16) -> bool {
+        json_nesting(bytes) > usize::from(max) + 1
+    }
+
+    /// The record stored as `bytes`, refused before decoding when its data nests deeper
+    /// than `max_nesting`.
+    pub(crate) fn from_bytes(bytes: &[u8], max_nesting: u16) -> Result<Self, IdempotencyError> {
+        if Self::nests_deeper_than(bytes, max_nesting) {
+            return Err(IdempotencyError::serialization(format!(
+                "stored idempotency record nests more than {max_nesting} levels deep \
+                 (Config::max_nesting): refused unread"
+            )));
+        }
         serde_json::from_slice(bytes).map_err(|e| {
             IdempotencyError::serialization(format!(
                 "stored idempotency record is not readable: {e}"
@@ -79,6 +94,7 @@ impl Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn records_round_trip_in_the_documented_shape() {
@@ -92,8 +108,8 @@ mod tests {
             &c.to_bytes().unwrap()[..],
             br#"{"status":"COMPLETED","data":{"ok":true}}"#
         );
-        assert_eq!(Record::from_bytes(&c.to_bytes().unwrap()).unwrap(), c);
-        assert!(Record::from_bytes(b"garbage").is_err());
+        assert_eq!(Record::from_bytes(&c.to_bytes().unwrap(), 32).unwrap(), c);
+        assert!(Record::from_bytes(b"garbage", 32).is_err());
     }
 
     #[test]
@@ -102,5 +118,18 @@ mod tests {
         assert!(!r.is_orphaned(Timestamp::from_millis(99)));
         assert!(r.is_orphaned(Timestamp::from_millis(100)));
         assert!(!Record::completed(None, Value::Null).is_orphaned(Timestamp::from_millis(1000)));
+    }
+
+    #[test]
+    fn data_nested_up_to_the_limit_reads_and_deeper_is_refused_unread() {
+        let nested = |depth: usize| (0..depth).fold(json!(1), |inner, _| json!([inner]));
+        let at = Record::completed(None, nested(32)).to_bytes().unwrap();
+        assert!(Record::from_bytes(&at, 32).is_ok());
+        let past = Record::completed(None, nested(33)).to_bytes().unwrap();
+        assert!(Record::nests_deeper_than(&past, 32));
+        let err = Record::from_bytes(&past, 32).unwrap_err();
+        assert!(err.to_string().contains("more than 32 levels"), "{err}");
+        let hostile = [&b"{\"data\":"[..], &[b'['; 100_000]].concat();
+        assert!(Record::from_bytes(&hostile, 32).is_err());
     }
 }

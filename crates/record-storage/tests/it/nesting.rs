@@ -133,6 +133,9 @@ async fn authentic_secure_envelopes_of_deep_values_are_refused_on_read() {
             let reader = RecordStorage::new(store, secure.context(context));
             reader.get_value::<Value>("v").await.unwrap_err()
         });
-        assert!(matches!(err, RecordError::NestedTooDeep { .. }), "{format:?}: {err}");
+        assert!(
+            matches!(err, RecordError::NestedTooDeep { .. }),
+            "{format:?}: {err}"
+        );
     }
 }
