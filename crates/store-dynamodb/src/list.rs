@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, WriteRequest};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,7 +12,7 @@ use store_core::raw::validate;
 use store_core::{Cursor, Error, ListPage, Result, Timestamp};
 
 use crate::layout::{PartitionValue, TableLayout};
-use crate::store::{DynamoStore, LIVE, MAX_LIST_LIMIT, malformed, n};
+use crate::store::{DynamoStore, LIVE, MAX_LIST_LIMIT, malformed, n, number};
 
 /// Items a `Scan` request examines (simple layout), and how many requests one `list`
 /// sends at most before returning what it found (possibly an empty page with a cursor).
@@ -20,6 +20,8 @@ const SCAN_BATCH: i32 = 1000;
 const MAX_SCANS_PER_PAGE: usize = 8;
 /// Most requests of one `BatchWriteItem`.
 const BATCH_WRITE_LIMIT: usize = 25;
+/// Most keys of one `BatchGetItem`.
+const BATCH_GET_LIMIT: usize = 100;
 /// Retries of a `BatchWriteItem`'s unprocessed deletes.
 const BATCH_ROUNDS: usize = 8;
 
@@ -37,11 +39,29 @@ impl DynamoStore {
     ) -> Result<ListPage> {
         validate::list(&self.capabilities, namespace, prefix, limit)?;
         let mut state = match cursor {
-            Some(c) => ListState::decode(c)?,
+            Some(c) => {
+                let state = ListState::decode(c)?;
+                state.check(
+                    &self.layout,
+                    namespace,
+                    prefix,
+                    self.capabilities.max_key_len,
+                )?;
+                state
+            }
             None => ListState::default(),
         };
         let take = state.pending.len().min(limit);
-        let mut page: Vec<String> = state.pending.drain(..take).collect();
+        let mut once = HashSet::new();
+        let deferred: Vec<String> = state
+            .pending
+            .drain(..take)
+            .filter(|key| once.insert(key.clone()))
+            .collect();
+        // Keys carried by a cursor are the caller's text, not the table's: hand out only
+        // those that are live (one `BatchGetItem`), so an edited cursor can never make
+        // `list` return a key that was never written.
+        let mut page = self.live_keys(namespace, deferred).await?;
         let now = Timestamp::now();
         let mut requests = 0;
         while page.len() < limit && !state.finished && requests < MAX_SCANS_PER_PAGE {
@@ -72,6 +92,74 @@ impl DynamoStore {
             keys: page,
             cursor: (!done).then(|| state.encode()),
         })
+    }
+
+    /// The keys of `candidates` that are live, in order: `BatchGetItem` of their key
+    /// attributes and expiry (at most [`MAX_LIST_LIMIT`] keys: 10 requests of 100),
+    /// unprocessed keys sent again with backoff.
+    async fn live_keys(&self, namespace: &str, candidates: Vec<String>) -> Result<Vec<String>> {
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        let now = Timestamp::now().as_millis();
+        let projection: &[&str] = match self.layout.sort_key {
+            Some(_) => &["#pk", "#sk", "#exp"],
+            None => &["#pk", "#exp"],
+        };
+        let mut live = HashSet::new();
+        for chunk in candidates.chunks(BATCH_GET_LIMIT) {
+            let keys: Vec<_> = chunk
+                .iter()
+                .map(|key| self.layout.item_key(namespace, key))
+                .collect();
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(self.consistent_read)
+                .projection_expression(projection.join(", "))
+                .set_expression_attribute_names(Some(self.names(&projection)))
+                .build()
+                .map_err(|e| Error::backend("BatchGetItem request", e))?;
+            let mut delays = batch_backoff();
+            loop {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&*self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| self.err(e))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&*self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    let expires: Option<u64> = number(item.get(&self.layout.expires_at_attribute))?;
+                    if expires.is_none_or(|at| at > now) {
+                        live.extend(self.layout.key_of(namespace, item));
+                    }
+                }
+                match out.unprocessed_keys().and_then(|u| u.get(&*self.table)) {
+                    Some(rest) if !rest.keys().is_empty() => {
+                        request = rest.clone();
+                        let Some(delay) = delays.next() else {
+                            return Err(Error::Throttled {
+                                retry_after: None,
+                                source: Some(
+                                    "list: DynamoDB left keys of BatchGetItem unprocessed".into(),
+                                ),
+                            });
+                        };
+                        tokio::time::sleep(delay).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(candidates
+            .into_iter()
+            .filter(|key| live.contains(key))
+            .collect())
     }
 
     /// See [`Store::clear`](store_core::Store::clear).
@@ -107,12 +195,7 @@ impl DynamoStore {
                 Ok(WriteRequest::builder().delete_request(delete).build())
             })
             .collect::<Result<_>>()?;
-        let mut delays = ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(25))
-            .with_max_delay(Duration::from_secs(1))
-            .with_jitter()
-            .with_max_times(BATCH_ROUNDS)
-            .build();
+        let mut delays = batch_backoff();
         loop {
             let out = self
                 .client
@@ -214,6 +297,16 @@ impl DynamoStore {
     }
 }
 
+/// Full-jitter backoff between re-sends of a batch's unprocessed part.
+fn batch_backoff() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(25))
+        .with_max_delay(Duration::from_secs(1))
+        .with_jitter()
+        .with_max_times(BATCH_ROUNDS)
+        .build()
+}
+
 /// Where a `list` walk stands: DynamoDB's `LastEvaluatedKey` (string key attributes)
 /// and keys found beyond the last page.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -255,6 +348,53 @@ impl ListState {
             None => None,
         };
         Ok(())
+    }
+
+    /// Refuses, before any request, a cursor this walk cannot have produced: a start key
+    /// outside the namespace and prefix (DynamoDB would answer `ValidationException`) or
+    /// deferred keys that are not keys under the prefix (an edited cursor must never
+    /// make `list` return keys that were never written).
+    fn check(
+        &self,
+        layout: &TableLayout,
+        namespace: &str,
+        prefix: &str,
+        max_key_len: usize,
+    ) -> Result<()> {
+        let forged = |what: &str| {
+            Err(Error::InvalidCursor(format!(
+                "this cursor {what}: it was edited or belongs to another list call"
+            )))
+        };
+        for key in &self.pending {
+            if !key.starts_with(prefix) || validate::validate_key(key, max_key_len).is_err() {
+                return forged("carries a key outside the walk");
+            }
+        }
+        if self.finished {
+            return Ok(());
+        }
+        let head = TableLayout::namespace_head(namespace);
+        let start_ok = match (
+            &layout.sort_key,
+            &layout.partition_value,
+            &self.partition,
+            &self.sort,
+        ) {
+            (None, _, Some(pk), None) => !pk.is_empty(),
+            (Some(_), PartitionValue::Namespace, Some(pk), Some(sk)) => {
+                pk == namespace && sk.starts_with(prefix) && !sk.is_empty()
+            }
+            (Some(_), PartitionValue::Static(value), Some(pk), Some(sk)) => {
+                pk == value && sk.starts_with(&format!("{head}{prefix}"))
+            }
+            _ => false,
+        };
+        if start_ok {
+            Ok(())
+        } else {
+            forged("starts outside the walk's namespace and prefix")
+        }
     }
 
     /// Keys and key attributes hold no control characters (key rules), so `\n`

@@ -150,6 +150,11 @@ impl NamespaceKeys {
         out
     }
 
+    /// The Redis key of `key` in this namespace.
+    pub(crate) fn physical(&self, key: &str) -> String {
+        format!("{}{}", self.head, escape(key))
+    }
+
     /// A `SCAN MATCH` pattern for the keys starting with `prefix`.
     pub(crate) fn pattern(&self, prefix: &str) -> String {
         prefix_pattern(&format!("{}{}", self.head, escape(prefix)))

@@ -74,8 +74,17 @@ impl RedisStore {
                 })?
         };
         let take = state.pending.len().min(limit);
-        let mut page: Vec<String> = state.pending.drain(..take).collect();
-        let mut seen: HashSet<String> = page.iter().chain(&state.pending).cloned().collect();
+        let mut once = HashSet::new();
+        let deferred: Vec<String> = state
+            .pending
+            .drain(..take)
+            .filter(|key| once.insert(key.clone()))
+            .collect();
+        let mut seen: HashSet<String> = deferred.iter().chain(&state.pending).cloned().collect();
+        // Keys carried by a cursor are the caller's text, not the server's: hand out only
+        // those that exist (one pipelined `EXISTS` each), so an edited cursor can never
+        // make `list` return a key that was never written.
+        let mut page = self.existing(&keys, deferred).await?;
         let count = self
             .scan_count
             .max(u32::try_from(limit).unwrap_or(u32::MAX));
@@ -109,6 +118,20 @@ impl RedisStore {
             keys: page,
             cursor: (!done).then(|| state.encode()),
         })
+    }
+
+    /// The keys of `candidates` that exist, in order.
+    async fn existing(&self, keys: &NamespaceKeys, candidates: Vec<String>) -> Result<Vec<String>> {
+        if candidates.is_empty() {
+            return Ok(candidates);
+        }
+        let physical = candidates.iter().map(|key| keys.physical(key));
+        let found = futures::future::try_join_all(physical.map(|k| self.conn.exists(k))).await?;
+        Ok(candidates
+            .into_iter()
+            .zip(found)
+            .filter_map(|(key, exists)| exists.then_some(key))
+            .collect())
     }
 
     /// See [`Store::clear`](store_core::Store::clear): `SCAN` on every primary, then

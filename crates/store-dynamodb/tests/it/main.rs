@@ -1,6 +1,7 @@
 //! store-dynamodb's integration tests, against DynamoDB Local started by
 //! `cargo xtask test` (or `cargo xtask services up`).
 
+mod cursors;
 mod errors;
 mod requests;
 mod support;

@@ -34,6 +34,9 @@ enum Bug {
     PrefixIsAPattern,
     /// `clear` ignores its prefix and empties the namespace.
     ClearIgnoresPrefix,
+    /// `list` hands the rest of the walk to the caller inside the cursor and trusts it
+    /// when it comes back: an edited cursor lists keys that were never written.
+    CursorCarriesKeys,
     /// `incr` as get-then-set under a lock of the instance: exact among tasks sharing
     /// one connection, lost updates between instances.
     InstanceLockedIncr,
@@ -168,6 +171,32 @@ impl Store for Broken {
                     .find(['*', '?', '[', '\\', '%', '_', '{'])
                     .map_or(prefix, |at| &prefix[..at]);
                 self.inner.list(ns, literal, cursor, limit).await
+            }
+            Bug::CursorCarriesKeys => {
+                let rest: Vec<String> = match cursor.map(Cursor::as_str) {
+                    Some(text) => match text.strip_prefix("p:") {
+                        Some(keys) => keys.split('\n').map(str::to_owned).collect(),
+                        None => return Err(store_core::Error::InvalidCursor(text.into())),
+                    },
+                    None => {
+                        let mut all = Vec::new();
+                        let mut at = None;
+                        loop {
+                            let page = self.inner.list(ns, prefix, at.as_ref(), 1000).await?;
+                            all.extend(page.keys);
+                            match page.cursor {
+                                Some(next) => at = Some(next),
+                                None => break all,
+                            }
+                        }
+                    }
+                };
+                let (page, rest) = rest.split_at(limit.min(rest.len()));
+                Ok(ListPage {
+                    keys: page.to_vec(),
+                    cursor: (!rest.is_empty())
+                        .then(|| Cursor::from(format!("p:{}", rest.join("\n")))),
+                })
             }
             Bug::ListCursorOffByOne => {
                 let mut page = self.inner.list(ns, prefix, cursor, limit).await?;
@@ -338,6 +367,15 @@ async fn a_clear_that_ignores_its_prefix_is_caught() {
             "clear::clear_removes_the_keys_under_the_prefix_and_counts_them",
             "clear::clear_prefix_is_literal",
         ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cursor_trusted_with_keys_is_caught() {
+    assert_caught(
+        Bug::CursorCarriesKeys,
+        &["list::edited_cursors_never_yield_unwritten_keys"],
     )
     .await;
 }

@@ -4,6 +4,7 @@
 mod atomicity;
 mod clear;
 mod counters;
+mod cursors;
 mod fault;
 mod round_trips;
 mod services;

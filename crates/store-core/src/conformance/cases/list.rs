@@ -32,6 +32,62 @@ pub async fn list_prefix_is_literal<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Case
     pass()
 }
 
+/// An edited cursor (a character changed, cut short, lengthened, or handed to a call
+/// with another prefix) is refused as `InvalidCursor` before any I/O, or continues a
+/// walk: it never makes `list` return a key that was never written or lies outside the
+/// prefix, and never fails with another error.
+pub async fn edited_cursors_never_yield_unwritten_keys<S: Store + 'static>(
+    cx: Arc<Ctx<S>>,
+) -> CaseResult {
+    let ns = cx.ns();
+    let written: BTreeSet<String> = (0..12).map(|i| format!("k{i:02}")).collect();
+    for key in &written {
+        put(cx.store(), &ns, key, b"v").await?;
+    }
+    let page = cx.store().list(&ns, "k", None, 3).await?;
+    let Some(cursor) = page.cursor else {
+        return fail("a page of 3 out of 12 keys came without a cursor");
+    };
+    let text: Vec<char> = cursor.as_str().chars().collect();
+    let mut variants: Vec<String> = Vec::new();
+    let step = (text.len() / 48).max(1);
+    for at in (0..text.len()).step_by(step) {
+        let mut edited = text.clone();
+        edited[at] = if edited[at] == 'A' { 'z' } else { 'A' };
+        variants.push(edited.into_iter().collect());
+    }
+    let whole: String = text.iter().collect();
+    variants.push(whole[..whole.len() / 2].to_owned());
+    variants.push(whole[..whole.len().saturating_sub(1)].to_owned());
+    variants.push(format!("{whole}AAAA"));
+    variants.push(format!("{whole}Cgo"));
+    variants.push(whole.clone());
+    for variant in variants {
+        for prefix in ["k", "k1", "x"] {
+            let cursor = Cursor::from(variant.clone());
+            match cx.store().list(&ns, prefix, Some(&cursor), 5).await {
+                Err(Error::InvalidCursor(_)) => {}
+                Err(other) => {
+                    return fail(format!(
+                        "edited cursor {variant:?} with prefix {prefix:?}: expected \
+                         InvalidCursor or a page, got {other:?}"
+                    ));
+                }
+                Ok(page) => {
+                    for key in &page.keys {
+                        ensure!(
+                            written.contains(key) && key.starts_with(prefix),
+                            "edited cursor {variant:?} with prefix {prefix:?} returned {key:?}, \
+                             which was never written under that prefix"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    pass()
+}
+
 /// Listing a namespace with nothing in it gives no keys and no cursor.
 pub async fn list_of_empty_namespace_is_empty<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
     let page = cx.store().list(&cx.ns(), "", None, 10).await?;
@@ -249,6 +305,7 @@ macro_rules! __conformance_group_list {
             list_is_sorted_when_declared,
             list_rejects_invalid_limit,
             list_rejects_garbage_cursor,
+            edited_cursors_never_yield_unwritten_keys,
         }
     };
 }
