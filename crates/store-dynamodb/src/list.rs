@@ -116,7 +116,7 @@ impl DynamoStore {
                 .set_keys(Some(keys))
                 .consistent_read(self.consistent_read)
                 .projection_expression(projection.join(", "))
-                .set_expression_attribute_names(Some(self.names(&projection)))
+                .set_expression_attribute_names(Some(self.names(projection)))
                 .build()
                 .map_err(|e| Error::backend("BatchGetItem request", e))?;
             let mut delays = batch_backoff();
