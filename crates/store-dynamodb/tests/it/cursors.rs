@@ -28,7 +28,7 @@ async fn forged_start_keys_are_refused_and_forged_keys_dropped() {
         let none = "\u{1}";
         for (what, start) in [
             ("an empty partition key", format!("\n{none}")),
-            ("another namespace", format!("other-ns\nreal")),
+            ("another namespace", "other-ns\nreal".to_owned()),
             ("no start key at all", format!("{none}\n{none}")),
             ("an empty sort key", format!("{ns}\n")),
         ] {
