@@ -46,12 +46,7 @@ async fn forged_scan_numbers_and_keys_are_refused_or_dropped() {
         }
         // Deferred keys: one real, one never written, one with a control character.
         let page = store
-            .list(
-                &ns,
-                "",
-                Some(&forged(&format!("r1\n-\n0\nreal\nnever-written"))),
-                10,
-            )
+            .list(&ns, "", Some(&forged("r1\n-\n0\nreal\nnever-written")), 10)
             .await
             .unwrap();
         assert_eq!(
