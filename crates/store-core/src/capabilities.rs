@@ -23,6 +23,10 @@ pub struct Capabilities {
     /// `IfAbsent`, `IfPresent` and `IfVersion` conditions are checked atomically with the
     /// write. Without it conditional writes fail with [`crate::Error::Unsupported`].
     pub compare_and_set: bool,
+    /// [`Store::advance`](crate::Store::advance) is one atomic request on the backend.
+    /// Without it the provided method runs a compare-and-set loop (needs
+    /// `compare_and_set`), which may report contention under load.
+    pub atomic_advance: bool,
     /// A rejected conditional `set` returns the live entry in the same round trip.
     pub returns_current_on_reject: bool,
     /// `list` returns keys in ascending byte order, across pages.

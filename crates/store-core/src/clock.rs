@@ -11,6 +11,12 @@ use crate::Timestamp;
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
     fn now(&self) -> Timestamp;
+
+    /// The current time in microseconds since the Unix epoch (default: [`Clock::now`]
+    /// in whole milliseconds).
+    fn now_micros(&self) -> u64 {
+        self.now().as_millis().saturating_mul(1000)
+    }
 }
 
 /// The system's wall clock.
@@ -20,6 +26,12 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+
+    fn now_micros(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
     }
 }
 

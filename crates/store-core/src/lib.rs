@@ -23,8 +23,8 @@ pub use layer::Layer;
 pub use registry::{Opener, SchemeRegistry, StoreBuilder, open};
 pub use store::{DynStore, SharedStore, Store, StoreExt};
 pub use types::{
-    Condition, Cursor, DeleteCondition, Entry, IncrOutcome, ListPage, SetOptions, SetOutcome,
-    Timestamp, Version,
+    Advance, Advanced, Condition, Cursor, DeleteCondition, Entry, Floor, IncrOutcome, ListPage,
+    SetOptions, SetOutcome, Timestamp, Version,
 };
 
 /// Re-exported so backends and users name the same `Bytes`.

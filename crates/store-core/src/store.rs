@@ -10,8 +10,8 @@ use futures::future::BoxFuture;
 
 use crate::raw::Forward;
 use crate::{
-    Capabilities, Cursor, DeleteCondition, Entry, IncrOutcome, ListPage, Result, SetOptions,
-    SetOutcome,
+    Advance, Advanced, Capabilities, Cursor, DeleteCondition, Entry, IncrOutcome, ListPage, Result,
+    SetOptions, SetOutcome,
 };
 
 /// The contract between fleetstate's features and its backends.
@@ -80,6 +80,25 @@ pub trait Store: Send + Sync + fmt::Debug {
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> impl Future<Output = Result<ListPage>> + Send;
+
+    /// Applies `advance` to the numeric value at `(namespace, key)` atomically (see
+    /// [`Advance`] for the definition) and says what it did. The value is stored as its
+    /// decimal ASCII (so `get` reads it like a counter); any other live value is
+    /// [`crate::Error::NotACounter`] and stays as it was.
+    ///
+    /// Backends declaring [`Capabilities::atomic_advance`] apply it in one request. The
+    /// provided method is a compare-and-set loop (needs `compare_and_set`) with
+    /// [`Floor::Clock`] read from this process's clock: under contention it may give up
+    /// after a few lost races and report [`Advanced::contended`] (nothing written), never
+    /// an error.
+    fn advance(
+        &self,
+        namespace: &str,
+        key: &str,
+        advance: Advance,
+    ) -> impl Future<Output = Result<Advanced>> + Send {
+        crate::raw::advance_by_compare_and_set(self, namespace, key, advance)
+    }
 
     /// Deletes every live key of `namespace` that starts with `prefix` (every key of the
     /// namespace for an empty prefix) and returns how many it removed. Keys written while
@@ -157,6 +176,13 @@ pub trait DynStore: Send + Sync + fmt::Debug {
         cursor: Option<&'a Cursor>,
         limit: usize,
     ) -> BoxFuture<'a, Result<ListPage>>;
+    /// See [`Store::advance`].
+    fn advance_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        advance: Advance,
+    ) -> BoxFuture<'a, Result<Advanced>>;
     /// See [`Store::clear`].
     fn clear_dyn<'a>(&'a self, namespace: &'a str, prefix: &'a str) -> BoxFuture<'a, Result<u64>>;
     /// See [`Store::capabilities`].
@@ -208,6 +234,14 @@ impl<S: Store> DynStore for S {
         limit: usize,
     ) -> BoxFuture<'a, Result<ListPage>> {
         Box::pin(self.list(namespace, prefix, cursor, limit))
+    }
+    fn advance_dyn<'a>(
+        &'a self,
+        namespace: &'a str,
+        key: &'a str,
+        advance: Advance,
+    ) -> BoxFuture<'a, Result<Advanced>> {
+        Box::pin(self.advance(namespace, key, advance))
     }
     fn clear_dyn<'a>(&'a self, namespace: &'a str, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
         Box::pin(self.clear(namespace, prefix))
@@ -265,6 +299,9 @@ impl<'d> Store for Arc<dyn DynStore + 'd> {
         limit: usize,
     ) -> Result<ListPage> {
         (**self).list_dyn(namespace, prefix, cursor, limit).await
+    }
+    async fn advance(&self, namespace: &str, key: &str, advance: Advance) -> Result<Advanced> {
+        (**self).advance_dyn(namespace, key, advance).await
     }
     async fn clear(&self, namespace: &str, prefix: &str) -> Result<u64> {
         (**self).clear_dyn(namespace, prefix).await

@@ -194,6 +194,79 @@ pub enum DeleteCondition {
     IfVersion(Version),
 }
 
+/// The lower bound of an [`Advance`]: a number, or the store's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Floor {
+    /// This number.
+    Value(u64),
+    /// The store's clock in microseconds since the Unix epoch, read by the store when it
+    /// applies the advance: the server's clock where the backend has one its operations
+    /// can read (Redis `TIME`), so the clocks of the fleet's instances play no part;
+    /// else the clock of the process sending it (see each backend's docs).
+    Clock,
+}
+
+/// A bounded advance of a numeric value, applied atomically by
+/// [`Store::advance`](crate::Store::advance):
+///
+/// ```text
+/// base  = the floor (a number, or the store's clock in µs)
+/// start = max(current, base)        (a missing or expired value counts as base)
+/// new   = start + delta
+/// written only if new <= base + headroom
+/// ```
+///
+/// It carries any "take `delta` from a budget that refills with time" limiter (GCRA:
+/// the value is the theoretical arrival time) in one request, with no compare-and-set
+/// loop to lose under contention. A refused advance writes nothing, so `delta >
+/// headroom` reads the state without changing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advance {
+    /// Added to `max(current, floor)`.
+    pub delta: u64,
+    /// How far past the floor the new value may go.
+    pub headroom: u64,
+    /// The lower bound the value is raised to first.
+    pub floor: Floor,
+    /// Set on every write (not on a refusal): the entry expires `ttl` after it.
+    pub ttl: Option<Duration>,
+}
+
+impl Advance {
+    /// The definition above on numbers: for a live `current` value (`None` when missing
+    /// or expired) and the floor's value, `(start, Some(new))` when the advance writes
+    /// `new`, `(start, None)` when it is refused.
+    ///
+    /// ```
+    /// use store_core::{Advance, Floor};
+    /// let take = Advance { delta: 10, headroom: 30, floor: Floor::Value(100), ttl: None };
+    /// assert_eq!(take.apply(None, 100), (100, Some(110)));
+    /// assert_eq!(take.apply(Some(125), 100), (125, None)); // 135 > 100 + 30
+    /// assert_eq!(take.apply(Some(50), 100), (100, Some(110))); // raised to the floor
+    /// ```
+    pub fn apply(&self, current: Option<u64>, floor: u64) -> (u64, Option<u64>) {
+        let start = current.map_or(floor, |value| value.max(floor));
+        let new = start.saturating_add(self.delta);
+        let allowed = new <= floor.saturating_add(self.headroom);
+        (start, allowed.then_some(new))
+    }
+}
+
+/// What an [`Advance`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advanced {
+    /// Whether the new value was written.
+    pub written: bool,
+    /// The new value when written; `max(current, floor)` when refused.
+    pub value: u64,
+    /// The floor used (the clock reading, for [`Floor::Clock`]).
+    pub floor: u64,
+    /// `true` only from the compare-and-set fallback of a store without atomic advance,
+    /// when every attempt lost its race: nothing was written, and the caller should
+    /// treat it as a refusal and try again shortly.
+    pub contended: bool,
+}
+
 /// The result of an `incr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IncrOutcome {

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use store_core::raw::validate;
 use store_core::{
-    Capabilities, Clock, Condition, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage,
-    Result, SetOptions, SetOutcome, Store, SystemClock, Timestamp,
+    Advance, Advanced, Capabilities, Clock, Condition, Cursor, DeleteCondition, Entry, Error,
+    Floor, IncrOutcome, ListPage, Result, SetOptions, SetOutcome, Store, SystemClock, Timestamp,
 };
 
 use crate::bound::{Bound, EvictionPolicy, MemoryLimit};
@@ -108,6 +108,7 @@ impl MemoryStore {
     pub(crate) fn from_settings(b: Settings) -> Self {
         let mut capabilities = Capabilities::default();
         capabilities.atomic_incr = true;
+        capabilities.atomic_advance = true;
         capabilities.compare_and_set = true;
         capabilities.returns_current_on_reject = true;
         capabilities.sorted_list = true;
@@ -244,6 +245,63 @@ impl MemoryStore {
             .full("too many concurrent writes competing for room"))
     }
 
+    fn advance_now(&self, namespace: &str, key: &str, advance: Advance) -> Result<Advanced> {
+        validate::advance(&self.inner.capabilities, namespace, key, &advance)?;
+        let (hash, index) = self.locate(namespace, key);
+        let new_size = entry_size(namespace, key, 20);
+        for _ in 0..MAX_EVICTIONS_PER_WRITE {
+            let mut shard = self.inner.shards[index].0.write();
+            let now = LazyNow::new(&*self.inner.clock);
+            let existing = shard.find(hash, namespace, key);
+            let old = existing.map(|s| (1, s.size())).unwrap_or((0, 0));
+            let current = match existing.filter(|s| s.is_live(|| now.get())) {
+                Some(slot) => Some(match &slot.data {
+                    Data::Counter(n) => u64::try_from(*n).map_err(|_| Error::NotACounter)?,
+                    Data::Bytes(bytes) => store_core::raw::parse_value(bytes)?,
+                }),
+                None => None,
+            };
+            let floor = match advance.floor {
+                Floor::Value(value) => value,
+                Floor::Clock => self.inner.clock.now_micros(),
+            };
+            let (start, new) = advance.apply(current, floor);
+            let Some(new) = new else {
+                return Ok(Advanced {
+                    written: false,
+                    value: start,
+                    floor,
+                    contended: false,
+                });
+            };
+            if !self.inner.reserve(1 - old.0, new_size, old.1) {
+                drop(shard);
+                self.inner.make_room(new_size, now.get())?;
+                continue;
+            }
+            let data = match i64::try_from(new) {
+                Ok(n) => Data::Counter(n),
+                Err(_) => Data::Bytes(Bytes::from(new.to_string())),
+            };
+            let write = Write {
+                data,
+                version: shard.next_version(index),
+                expires_at: advance.ttl.map(|ttl| now.get().add_ttl(ttl)),
+                access_ms: self.lru().then(|| now.get().as_millis()),
+            };
+            shard.upsert(&self.inner.hasher, hash, namespace, key, write);
+            return Ok(Advanced {
+                written: true,
+                value: new,
+                floor,
+                contended: false,
+            });
+        }
+        Err(self
+            .inner
+            .full("too many concurrent writes competing for room"))
+    }
+
     fn get_now(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
         validate::entry_key(&self.inner.capabilities, namespace, key)?;
         let (hash, index) = self.locate(namespace, key);
@@ -358,6 +416,10 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<ListPage> {
         self.list_now(namespace, prefix, cursor, limit)
+    }
+
+    async fn advance(&self, namespace: &str, key: &str, advance: Advance) -> Result<Advanced> {
+        self.advance_now(namespace, key, advance)
     }
 
     async fn clear(&self, namespace: &str, prefix: &str) -> Result<u64> {

@@ -1,5 +1,6 @@
-//! The Lua scripts behind the two operations no single Redis command does: a write
-//! conditional on the version, and `incr` on the entry layout of [`crate::layout`].
+//! The Lua scripts behind the operations no single Redis command does: a write
+//! conditional on the version, `incr` and `advance` on the entry layout of
+//! [`crate::layout`].
 //!
 //! Every other operation is one plain command. Expiries computed here come from the
 //! server's `TIME`, never from a client clock, and counter arithmetic is exact over the
@@ -103,12 +104,61 @@ redis.call('SET', key, new, 'KEEPTTL')
 return new
 "#;
 
+/// `advance` (see `store_core::Advance`). KEYS: the entry. ARGV: delta, headroom, floor
+/// (decimal; empty: the server's `TIME` in µs), the new version (8 bytes), TTL in ms
+/// (empty: none), set on every write.
+/// Returns `{written (0/1), value, floor}` with the numbers as decimal strings, or an
+/// integer when nothing changed: `0` the value is not a non-negative decimal, `2` not a
+/// fleetstate entry, `3` a number past 2^53 (Lua's exact range).
+///
+/// Every number stays at or below 2^53, where doubles are exact: the client checks a
+/// fixed floor and the sizes it sends, the script the stored value and the sums.
+pub(crate) const ADVANCE: &str = r#"
+local key = KEYS[1]
+local limit = 9007199254740992
+local floor
+if ARGV[3] == '' then
+  local t = redis.call('TIME')
+  floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+else
+  floor = tonumber(ARGV[3])
+end
+local start = floor
+local cur = redis.call('GET', key)
+if cur then
+  if string.byte(cur, 1) ~= 1 or #cur < 17 then return 2 end
+  local body = string.sub(cur, 18)
+  if not string.find(body, '^%d+$') then return 0 end
+  if #body > 16 then return 3 end
+  local value = tonumber(body)
+  if value > limit then return 3 end
+  if value > start then start = value end
+end
+local new = start + tonumber(ARGV[1])
+local ceiling = floor + tonumber(ARGV[2])
+if new > limit then return 3 end
+if new > ceiling then
+  return {0, string.format('%.0f', start), string.format('%.0f', floor)}
+end
+local text = string.format('%.0f', new)
+if ARGV[5] == '' then
+  redis.call('SET', key, '\1' .. ARGV[4] .. '\0\0\0\0\0\0\0\0' .. text)
+else
+  local now = redis.call('TIME')
+  local exp = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[5])
+  local header = struct.pack('>I4I4', math.floor(exp / 4294967296), exp % 4294967296)
+  redis.call('SET', key, '\1' .. ARGV[4] .. header .. text, 'PXAT', string.format('%.0f', exp))
+end
+return {1, text, string.format('%.0f', floor)}
+"#;
+
 /// The scripts, hashed once.
 #[derive(Debug, Clone)]
 pub(crate) struct Scripts {
     pub(crate) set_if_version: Script,
     pub(crate) incr: Script,
     pub(crate) delete_if_version: Script,
+    pub(crate) advance: Script,
 }
 
 impl Scripts {
@@ -117,6 +167,7 @@ impl Scripts {
             set_if_version: Script::from_lua(SET_IF_VERSION),
             incr: Script::from_lua(INCR),
             delete_if_version: Script::from_lua(DELETE_IF_VERSION),
+            advance: Script::from_lua(ADVANCE),
         }
     }
 }

@@ -8,8 +8,8 @@ use fred::clients::Client;
 use fred::types::Value;
 use store_core::raw::{ttl_millis, validate};
 use store_core::{
-    Capabilities, Condition, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage, Result,
-    SetOptions, SetOutcome, Store, Timestamp, Version,
+    Advance, Advanced, Capabilities, Condition, Cursor, DeleteCondition, Entry, Error, Floor,
+    IncrOutcome, ListPage, Result, SetOptions, SetOutcome, Store, Timestamp, Version,
 };
 
 use crate::conn::{Conn, Resend, SetMode, into_bytes};
@@ -61,6 +61,7 @@ impl RedisStore {
     pub(crate) fn new(client: Client, options: &Settings) -> Self {
         let mut capabilities = Capabilities::default();
         capabilities.atomic_incr = true;
+        capabilities.atomic_advance = true;
         capabilities.compare_and_set = true;
         capabilities.returns_current_on_reject = true;
         capabilities.strongly_consistent_reads = true;
@@ -248,6 +249,63 @@ impl Store for RedisStore {
         Ok(IncrOutcome {
             value,
             expires_at: entry.expires_at,
+        })
+    }
+
+    /// One `EVALSHA`: the script reads `TIME` for a clock floor, so the server's clock
+    /// decides and the fleet's clocks play no part.
+    async fn advance(&self, namespace: &str, key: &str, advance: Advance) -> Result<Advanced> {
+        validate::advance(&self.capabilities, namespace, key, &advance)?;
+        let exact = 1u64 << 53;
+        let fixed = match advance.floor {
+            Floor::Value(floor) => Some(floor),
+            Floor::Clock => None,
+        };
+        if advance.delta > exact
+            || advance.headroom > exact
+            || fixed.is_some_and(|f| f > exact || f + advance.headroom > exact)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "advance on Redis: floor, delta and headroom must stay within 2^53 (Lua's \
+                 exact integers), got {advance:?}"
+            )));
+        }
+        let version =
+            Bytes::copy_from_slice(&store_core::raw::version_number(new_version()).to_be_bytes());
+        let args = || {
+            vec![
+                Value::from(advance.delta.to_string()),
+                Value::from(advance.headroom.to_string()),
+                Value::from(fixed.map(|f| f.to_string()).unwrap_or_default()),
+                Value::Bytes(version.clone()),
+                ttl_arg(advance.ttl),
+            ]
+        };
+        let physical = self.key(namespace, key);
+        let reply = self
+            .conn
+            .eval(&self.scripts.advance, &physical, args, Resend::Never)
+            .await?;
+        let parts = match reply {
+            Value::Integer(0) => return Err(Error::NotACounter),
+            Value::Integer(3) => {
+                return Err(Error::InvalidArgument(
+                    "advance on Redis: the value would pass 2^53 (Lua's exact integers)".into(),
+                ));
+            }
+            Value::Array(parts) if parts.len() == 3 => parts,
+            other => return Err(unexpected("advance", other)),
+        };
+        let number = |v: &Value| -> Result<u64> {
+            v.as_string()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| unexpected("advance", v))
+        };
+        Ok(Advanced {
+            written: parts[0].as_i64() == Some(1),
+            value: number(&parts[1])?,
+            floor: number(&parts[2])?,
+            contended: false,
         })
     }
 

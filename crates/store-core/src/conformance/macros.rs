@@ -54,6 +54,7 @@ macro_rules! conformance_tests {
         $crate::__conformance_group_concurrency! { tests [$subject] }
         $crate::__conformance_group_list! { tests [$subject] }
         $crate::__conformance_group_clear! { tests [$subject] }
+        $crate::__conformance_group_advance! { tests [$subject] }
         $crate::__conformance_group_validation! { tests [$subject] }
         $crate::__conformance_group_properties! { tests [$subject] }
     };

@@ -26,6 +26,8 @@ pub enum Operation {
     Incr,
     /// [`Store::list`].
     List,
+    /// [`Store::advance`].
+    Advance,
     /// [`Store::clear`].
     Clear,
 }
@@ -40,19 +42,21 @@ impl Operation {
             Operation::Delete(_) => "delete",
             Operation::Incr => "incr",
             Operation::List => "list",
+            Operation::Advance => "advance",
             Operation::Clear => "clear",
         }
     }
 
     /// Whether sending it again after an attempt that may have landed changes nothing:
-    /// reads, `clear`, and unconditional `set` and `delete`. `incr` would count twice and
-    /// a conditional write would report its own landed write as a conflict.
+    /// reads, `clear`, and unconditional `set` and `delete`. `incr` and `advance` would
+    /// count twice and a conditional write would report its own landed write as a
+    /// conflict.
     pub fn is_idempotent(self) -> bool {
         match self {
             Operation::Get | Operation::Exists | Operation::List | Operation::Clear => true,
             Operation::Set(condition) => condition == Condition::Always,
             Operation::Delete(condition) => condition == DeleteCondition::Always,
-            Operation::Incr => false,
+            Operation::Incr | Operation::Advance => false,
         }
     }
 }
@@ -173,6 +177,15 @@ macro_rules! forward_store {
             ) -> $crate::Result<$crate::ListPage> {
                 $crate::forward_store!(@call self, List, namespace, prefix,
                     |inner, ns| inner.list(ns, prefix, cursor, limit))
+            }
+            async fn advance(
+                &self,
+                namespace: &str,
+                key: &str,
+                advance: $crate::Advance,
+            ) -> $crate::Result<$crate::Advanced> {
+                $crate::forward_store!(@call self, Advance, namespace, key,
+                    |inner, ns| inner.advance(ns, key, advance))
             }
             async fn clear(&self, namespace: &str, prefix: &str) -> $crate::Result<u64> {
                 $crate::forward_store!(@call self, Clear, namespace, prefix,

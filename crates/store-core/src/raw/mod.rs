@@ -11,11 +11,13 @@
 //!
 //! `docs/BACKENDS.md` in the repository is the recipe that uses them.
 
+mod advance;
 mod forward;
 mod nesting;
 mod url;
 pub mod validate;
 
+pub use advance::{advance_by_compare_and_set, parse_value};
 pub use forward::{Call, Forward, Operation};
 pub use nesting::json_nesting;
 pub use url::{OptionValue, StoreUrl, redact};

@@ -26,7 +26,7 @@
 
 use std::time::Duration;
 
-use crate::{Capabilities, Condition, Error, Result, SetOptions};
+use crate::{Advance, Capabilities, Condition, Error, Floor, Result, SetOptions};
 
 /// Longest namespace, in UTF-8 bytes.
 pub const MAX_NAMESPACE_LEN: usize = 256;
@@ -133,6 +133,31 @@ pub fn incr(caps: &Capabilities, namespace: &str, key: &str, ttl: Option<Duratio
             "incr",
             "this backend has no atomic increment; a read-then-write counter would \
              undercount under concurrency, so use a backend that declares `atomic_incr`",
+        ));
+    }
+    Ok(())
+}
+
+/// Everything an `advance` checks before I/O: key, TTL, that `floor + headroom` and
+/// `floor + delta` fit a `u64` for a fixed floor, and that the store can apply it
+/// (atomically, or by compare-and-set).
+pub fn advance(caps: &Capabilities, namespace: &str, key: &str, advance: &Advance) -> Result<()> {
+    entry_key(caps, namespace, key)?;
+    ttl(advance.ttl)?;
+    if let Floor::Value(floor) = advance.floor {
+        if floor.checked_add(advance.headroom).is_none()
+            || floor.checked_add(advance.delta).is_none()
+        {
+            return Err(Error::InvalidArgument(format!(
+                "advance: floor {floor} plus delta {} or headroom {} overflows a u64",
+                advance.delta, advance.headroom
+            )));
+        }
+    }
+    if !caps.atomic_advance && !caps.compare_and_set {
+        return Err(Error::unsupported(
+            "advance",
+            "this backend has neither an atomic advance nor compare-and-set to build one from",
         ));
     }
     Ok(())

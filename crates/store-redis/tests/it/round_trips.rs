@@ -27,6 +27,7 @@ async fn every_operation_is_one_command_sent() {
         .await
         .expect("connect");
     let ns = format!("round-trips/{}", fastrand::u64(..));
+    let ttl = Some(Duration::from_secs(60));
     let key = store.physical_key(&ns, "k");
     // Scripts are loaded before monitoring so a first NOSCRIPT does not count.
     store
@@ -39,6 +40,13 @@ async fn every_operation_is_one_command_sent() {
         .await
         .unwrap();
     store.incr(&ns, "warm-c", 1, None).await.unwrap();
+    let take = store_core::Advance {
+        delta: 1,
+        headroom: 1_000_000,
+        floor: store_core::Floor::Clock,
+        ttl,
+    };
+    store.advance(&ns, "warm-a", take).await.unwrap();
     store
         .delete(
             &ns,
@@ -55,7 +63,6 @@ async fn every_operation_is_one_command_sent() {
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let ttl = Some(Duration::from_secs(60));
     let written = store
         .set(&ns, "k", Bytes::from_static(b"v"), SetOptions::always())
         .await
@@ -85,6 +92,7 @@ async fn every_operation_is_one_command_sent() {
         .unwrap();
     assert!(present.version().is_some());
     store.incr(&ns, "k-counter", 1, ttl).await.unwrap();
+    store.advance(&ns, "k-advance", take).await.unwrap();
     store
         .delete(&ns, "k", DeleteCondition::Always)
         .await
@@ -115,9 +123,10 @@ async fn every_operation_is_one_command_sent() {
     assert_eq!(
         sent,
         vec![
-            "SET", "GET", "SET", "EVALSHA", "SET", "EVALSHA", "DEL", "EVALSHA"
+            "SET", "GET", "SET", "EVALSHA", "SET", "EVALSHA", "EVALSHA", "DEL", "EVALSHA"
         ],
         "set, get, rejected insert (the reply is the current entry: no follow-up read), \
-         CAS set, set if present, incr, delete, conditional delete: one command each"
+         CAS set, set if present, incr, advance, delete, conditional delete: one command \
+         each"
     );
 }

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use super::{CaseResult, Failure, Verdict};
 use crate::{Entry, SetOptions, SetOutcome, Store, Version};
 
+pub mod advance;
 pub mod basic;
 pub mod clear;
 pub mod concurrency;
@@ -26,6 +27,7 @@ pub(crate) fn all<S: Store + 'static>() -> Vec<super::Case<S>> {
     all.extend(crate::__conformance_group_concurrency!(list []));
     all.extend(crate::__conformance_group_list!(list []));
     all.extend(crate::__conformance_group_clear!(list []));
+    all.extend(crate::__conformance_group_advance!(list []));
     all.extend(crate::__conformance_group_validation!(list []));
     all.extend(crate::__conformance_group_properties!(list []));
     all
@@ -39,7 +41,7 @@ fn skip(why: impl Into<String>) -> CaseResult {
     Ok(Verdict::Skipped(why.into()))
 }
 
-fn fail<T>(why: impl Into<String>) -> Result<T, Failure> {
+pub(crate) fn fail<T>(why: impl Into<String>) -> Result<T, Failure> {
     Err(Failure(why.into()))
 }
 
