@@ -144,15 +144,14 @@ pub fn incr(caps: &Capabilities, namespace: &str, key: &str, ttl: Option<Duratio
 pub fn advance(caps: &Capabilities, namespace: &str, key: &str, advance: &Advance) -> Result<()> {
     entry_key(caps, namespace, key)?;
     ttl(advance.ttl)?;
-    if let Floor::Value(floor) = advance.floor {
-        if floor.checked_add(advance.headroom).is_none()
-            || floor.checked_add(advance.delta).is_none()
-        {
-            return Err(Error::InvalidArgument(format!(
-                "advance: floor {floor} plus delta {} or headroom {} overflows a u64",
-                advance.delta, advance.headroom
-            )));
-        }
+    if let Floor::Value(floor) = advance.floor
+        && (floor.checked_add(advance.headroom).is_none()
+            || floor.checked_add(advance.delta).is_none())
+    {
+        return Err(Error::InvalidArgument(format!(
+            "advance: floor {floor} plus delta {} or headroom {} overflows a u64",
+            advance.delta, advance.headroom
+        )));
     }
     if !caps.atomic_advance && !caps.compare_and_set {
         return Err(Error::unsupported(
