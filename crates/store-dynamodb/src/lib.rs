@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod advance;
 mod config;
 mod error;
 mod incr;

@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditi
 use bytes::Bytes;
 use store_core::raw::validate;
 use store_core::{
-    Capabilities, Condition, Cursor, DeleteCondition, Entry, Error, IncrOutcome, ListPage, Result,
-    SetOptions, SetOutcome, Store, Timestamp,
+    Advance, Advanced, Capabilities, Condition, Cursor, DeleteCondition, Entry, Error, IncrOutcome,
+    ListPage, Result, SetOptions, SetOutcome, Store, Timestamp,
 };
 
 use crate::error::from_sdk;
@@ -55,6 +55,7 @@ impl DynamoStore {
     pub(crate) fn new(client: Client, b: Settings) -> Self {
         let mut capabilities = Capabilities::default();
         capabilities.atomic_incr = true;
+        capabilities.atomic_advance = true;
         capabilities.compare_and_set = true;
         capabilities.returns_current_on_reject = true;
         capabilities.sorted_list = b.layout.lists_by_query();
@@ -360,6 +361,13 @@ impl Store for DynamoStore {
         ttl: Option<Duration>,
     ) -> Result<IncrOutcome> {
         self.incr_counter(namespace, key, delta, ttl).await
+    }
+
+    /// One conditional `UpdateItem` when the value is ahead of the floor or the advance
+    /// is refused, two when it is behind (see the `advance` module); the clock floor is
+    /// this process's clock.
+    async fn advance(&self, namespace: &str, key: &str, advance: Advance) -> Result<Advanced> {
+        self.advance_value(namespace, key, advance).await
     }
 
     async fn list(
