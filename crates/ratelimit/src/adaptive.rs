@@ -471,5 +471,6 @@ fn decide(quota: Quota, cap: u64, count: u64, expires_at: Option<Timestamp>) -> 
         reset_after,
         retry_after: (!allowed).then_some(reset_after),
         degraded: false,
+        contended: false,
     }
 }

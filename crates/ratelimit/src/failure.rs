@@ -186,5 +186,6 @@ fn fixed_decision(quota: Quota, allowed: bool) -> Decision {
         },
         retry_after: (!allowed).then_some(Duration::from_secs(1)),
         degraded: true,
+        contended: false,
     }
 }

@@ -260,9 +260,9 @@ impl<S: Store> RateLimiter<S> {
 
     /// Refuses `key` on `resource` for `pause`, for every instance sharing the store:
     /// use it when the server behind the limit answers 429 with `Retry-After`. The
-    /// limiter's state is saturated, so checks keep their single round trip. Fixed
-    /// window and GCRA admit again right after `pause` (a fresh window); a sliding
-    /// window within one window after it.
+    /// limiter's state is saturated, so checks keep their single round trip. A fixed
+    /// window admits again right after `pause` (a fresh window); a sliding window and
+    /// GCRA within one window after it.
     pub async fn cooldown(&self, resource: &str, key: &str, pause: Duration) -> Result<()> {
         if pause.is_zero() {
             return Ok(());

@@ -92,9 +92,12 @@ pub enum Algorithm {
     /// once that window has closed).
     SlidingWindow,
     /// GCRA (a token bucket without a refill task): evenly spaced admissions with a
-    /// burst of up to `limit`. State is the theoretical arrival time, updated by
-    /// compare-and-set: two round trips per uncontended check (read, CAS), one more per
-    /// lost race (the rejected CAS returns the current state), bounded retries.
+    /// burst of up to `limit`. State is the theoretical arrival time, moved by one
+    /// `Store::advance` per check: one round trip on memory and Redis (on the server's
+    /// clock: the fleet's clocks play no part), one on DynamoDB while the budget is in use
+    /// and two on its first check after it refilled (on this process's clock). Never an
+    /// error under contention: on a store without an atomic advance, a check that loses
+    /// every compare-and-set race is refused with `contended` set.
     Gcra,
 }
 
@@ -204,6 +207,10 @@ pub struct Decision {
     pub retry_after: Option<Duration>,
     /// `true` when the decision came from the failure policy, not the shared store.
     pub degraded: bool,
+    /// `true` when a GCRA check on a store without an atomic advance lost every
+    /// compare-and-set race: refused, with a short `retry_after`. Never on memory, Redis
+    /// or DynamoDB.
+    pub contended: bool,
 }
 
 impl Decision {

@@ -38,6 +38,7 @@ pub(crate) fn window_decision(quota: Quota, count: u64, reset_after: Duration) -
         reset_after,
         retry_after: (!allowed).then_some(reset_after),
         degraded: false,
+        contended: false,
     }
 }
 

@@ -1,24 +1,80 @@
-//! GCRA: the stored value is the theoretical arrival time (µs since the epoch), updated
-//! by compare-and-set.
+//! GCRA on [`Store::advance`]: the stored value is the theoretical arrival time (TAT, µs
+//! since the epoch), and a check is one bounded advance of it:
+//!
+//! ```text
+//! floor    = now (the store's clock: the server's on Redis)
+//! delta    = n × interval            interval = window / limit
+//! headroom = limit × interval        a full budget admits `limit` at once
+//! TAT'     = max(TAT, now) + delta   admitted iff TAT' <= now + headroom
+//! ```
+//!
+//! One request per check on stores with an atomic advance (memory, Redis, DynamoDB when
+//! the budget is busy), no compare-and-set loop to lose under contention, and on Redis
+//! no client clock at all. On a store whose advance falls back to compare-and-set, a
+//! check that loses every race is refused with a short `retry_after` and says so
+//! ([`Decision::contended`]), never an error.
 #![allow(clippy::manual_async_fn)] // See the module docs of `algorithms`.
 
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use store_core::{Bytes, Error, Result, SetOptions, SetOutcome, Store};
+use store_core::{Advance, Advanced, Floor, Result, Store};
 
 use crate::{Decision, Quota};
 
-/// Most compare-and-set rounds one GCRA check makes before giving up.
-const GCRA_ROUNDS: usize = 16;
+/// How long a contended check asks the caller to wait: long enough for the racing
+/// writers to finish, short against any window.
+const CONTENDED_RETRY: Duration = Duration::from_millis(5);
 
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+/// Interval between units and the headroom (a full budget), in µs.
+fn params(quota: Quota) -> (u64, u64) {
+    let window = u64::try_from(quota.window().as_micros()).unwrap_or(u64::MAX);
+    let interval = (window / quota.limit()).max(1);
+    (interval, interval.saturating_mul(quota.limit()))
 }
 
-/// Takes `n` units: a read, then a compare-and-set loop.
+/// The state lives until the budget it records is full again: the headroom.
+fn ttl(headroom: u64) -> Option<Duration> {
+    Some(Duration::from_micros(headroom).max(Duration::from_millis(1)))
+}
+
+/// The decision an advance of `n` units gave.
+fn decision(quota: Quota, n: u64, done: Advanced) -> Decision {
+    let (interval, headroom) = params(quota);
+    let (tat, now) = (done.value, done.floor);
+    let remaining =
+        (now.saturating_add(headroom).saturating_sub(tat) / interval).min(quota.limit());
+    let reset_after = Duration::from_micros(tat.saturating_sub(now));
+    if done.written {
+        return Decision {
+            allowed: true,
+            limit: quota.limit(),
+            remaining,
+            reset_after,
+            retry_after: None,
+            degraded: false,
+            contended: false,
+        };
+    }
+    let retry_after = if done.contended {
+        CONTENDED_RETRY
+    } else {
+        // Admitted once `tat + n × interval <= now' + headroom`.
+        let needed = tat.saturating_add(n.saturating_mul(interval));
+        Duration::from_micros(needed.saturating_sub(now.saturating_add(headroom)))
+    };
+    Decision {
+        allowed: false,
+        limit: quota.limit(),
+        remaining,
+        reset_after,
+        retry_after: Some(retry_after),
+        degraded: false,
+        contended: done.contended,
+    }
+}
+
+/// Takes `n` units: one advance.
 pub(crate) fn check<'a, S: Store>(
     store: &'a S,
     ns: &'a str,
@@ -27,68 +83,20 @@ pub(crate) fn check<'a, S: Store>(
     n: u64,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
-        // A full bucket admits `limit` at once: tolerance of `limit - 1` intervals.
-        let (interval, tolerance) = params(quota);
-        let mut current = store.get(ns, key).await?;
-        for _ in 0..GCRA_ROUNDS {
-            let now = now_micros();
-            let stored = current.as_ref().and_then(|e| {
-                std::str::from_utf8(&e.value)
-                    .ok()
-                    .and_then(|s| s.parse::<u64>().ok())
-            });
-            let tat = stored.unwrap_or(now).max(now);
-            let new_tat = tat.saturating_add(interval.saturating_mul(n));
-            let allow_at = new_tat.saturating_sub(tolerance + interval);
-            if allow_at > now {
-                let full_after = Duration::from_micros(tat - now);
-                return Ok(Decision {
-                    allowed: false,
-                    limit: quota.limit(),
-                    remaining: ((now + tolerance + interval).saturating_sub(tat) / interval)
-                        .min(quota.limit()),
-                    reset_after: full_after,
-                    retry_after: Some(Duration::from_micros(allow_at - now)),
-                    degraded: false,
-                });
-            }
-            let condition = match &current {
-                Some(entry) => SetOptions::if_version(entry.version),
-                None => SetOptions::if_absent(),
-            };
-            // The state is useless once the bucket is full again: let it expire then.
-            let ttl = Duration::from_micros(new_tat - now).max(Duration::from_millis(1));
-            let value = Bytes::from(new_tat.to_string());
-            match store.set(ns, key, value, condition.with_ttl(ttl)).await? {
-                SetOutcome::Written(_) => {
-                    return Ok(Decision {
-                        allowed: true,
-                        limit: quota.limit(),
-                        remaining: ((now + tolerance + interval).saturating_sub(new_tat)
-                            / interval)
-                            .min(quota.limit()),
-                        reset_after: Duration::from_micros(new_tat - now),
-                        retry_after: None,
-                        degraded: false,
-                    });
-                }
-                SetOutcome::Rejected { current: seen } => {
-                    current = if store.capabilities().returns_current_on_reject {
-                        seen
-                    } else {
-                        store.get(ns, key).await?
-                    };
-                }
-            }
-        }
-        Err(Error::Backend {
-            message: format!("GCRA lost {GCRA_ROUNDS} compare-and-set races in a row on one key"),
-            source: None,
-        })
+        let (interval, headroom) = params(quota);
+        let take = Advance {
+            delta: n.saturating_mul(interval),
+            headroom,
+            floor: Floor::Clock,
+            ttl: ttl(headroom),
+        };
+        let done = store.advance(ns, key, take).await?;
+        Ok(decision(quota, n, done))
     }
 }
 
-/// A decision for one more unit without taking it: one `get`.
+/// A decision for one more unit without taking it: an advance that cannot be written
+/// (`delta > headroom`) reads the state on the store's clock.
 pub(crate) fn status<'a, S: Store>(
     store: &'a S,
     ns: &'a str,
@@ -96,42 +104,32 @@ pub(crate) fn status<'a, S: Store>(
     quota: Quota,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
-        let (interval, tolerance) = params(quota);
-        let now = now_micros();
-        let tat = store
-            .get(ns, key)
-            .await?
-            .and_then(|e| {
-                std::str::from_utf8(&e.value)
-                    .ok()
-                    .and_then(|s| s.parse::<u64>().ok())
-            })
-            .unwrap_or(now)
-            .max(now);
-        let allow_at = tat
-            .saturating_add(interval)
-            .saturating_sub(tolerance + interval);
-        let allowed = allow_at <= now;
-        Ok(Decision {
-            allowed,
-            limit: quota.limit(),
-            remaining: ((now + tolerance + interval).saturating_sub(tat) / interval)
-                .min(quota.limit()),
-            reset_after: Duration::from_micros(tat - now),
-            retry_after: (!allowed).then(|| Duration::from_micros(allow_at - now)),
-            degraded: false,
-        })
+        let (interval, headroom) = params(quota);
+        let read = Advance {
+            delta: headroom.saturating_add(1),
+            headroom,
+            floor: Floor::Clock,
+            ttl: None,
+        };
+        let state = store.advance(ns, key, read).await?;
+        // As if one unit were asked: admitted iff it would fit.
+        let fits = state.value.saturating_add(interval) <= state.floor.saturating_add(headroom);
+        let done = Advanced {
+            written: fits,
+            value: if fits {
+                state.value + interval
+            } else {
+                state.value
+            },
+            ..state
+        };
+        Ok(decision(quota, 1, done).unspent())
     }
 }
 
-/// Interval between units and burst tolerance of a GCRA quota, in µs.
-fn params(quota: Quota) -> (u64, u64) {
-    let interval =
-        (u64::try_from(quota.window().as_micros()).unwrap_or(u64::MAX) / quota.limit()).max(1);
-    (interval, interval * (quota.limit() - 1))
-}
-
-/// Moves the arrival time `pause` (and a full burst) ahead: checks resume right after.
+/// Moves the arrival time `pause` and a full burst past where it was (at least now):
+/// checks are refused for `pause`, and resume at most one window later (by as much as
+/// the budget was already used up when the cooldown came).
 pub(crate) fn cooldown<'a, S: Store>(
     store: &'a S,
     ns: &'a str,
@@ -140,20 +138,18 @@ pub(crate) fn cooldown<'a, S: Store>(
     pause: Duration,
 ) -> impl Future<Output = Result<()>> + Send + 'a {
     async move {
-        let (_, tolerance) = params(quota);
-        let now = now_micros();
-        let tat = now
-            .saturating_add(u64::try_from(pause.as_micros()).unwrap_or(u64::MAX))
-            .saturating_add(tolerance);
-        let ttl = Duration::from_micros(tat - now).max(Duration::from_millis(1));
-        store
-            .set(
-                ns,
-                key,
-                Bytes::from(tat.to_string()),
-                SetOptions::always().with_ttl(ttl),
-            )
-            .await?;
+        let (_, headroom) = params(quota);
+        let pause = u64::try_from(pause.as_micros()).unwrap_or(u64::MAX);
+        let delta = pause.saturating_add(headroom);
+        let saturate = Advance {
+            delta,
+            // The state is never more than a burst ahead of now (or an earlier, longer
+            // cooldown is in force, which this one then leaves as it is).
+            headroom: delta.saturating_add(headroom),
+            floor: Floor::Clock,
+            ttl: ttl(delta),
+        };
+        store.advance(ns, key, saturate).await?;
         Ok(())
     }
 }

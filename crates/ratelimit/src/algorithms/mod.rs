@@ -48,7 +48,10 @@ pub(crate) fn read_count<'a, S: Store>(
 pub(crate) fn supports(caps: &Capabilities, policy: &Policy) -> Result<()> {
     let (ok, need) = match policy.algorithm {
         Algorithm::FixedWindow | Algorithm::SlidingWindow => (caps.atomic_incr, "atomic incr"),
-        Algorithm::Gcra => (caps.compare_and_set, "compare-and-set"),
+        Algorithm::Gcra => (
+            caps.atomic_advance || caps.compare_and_set,
+            "an atomic advance or compare-and-set",
+        ),
     };
     if ok {
         Ok(())
@@ -102,9 +105,8 @@ pub(crate) fn status<'a, S: Store>(
 }
 
 /// Refuses every check of `key` for `pause`, for the whole fleet, by saturating the
-/// state checks read (no extra round trip per check). Fixed window and GCRA resume
-/// exactly after `pause`; a sliding window resumes once the saturated windows have
-/// slid out, at most one window after `pause`.
+/// state checks read (no extra round trip per check). A fixed window resumes exactly
+/// after `pause`; a sliding window and GCRA at most one window after it.
 pub(crate) fn cooldown<'a, S: Store>(
     store: &'a S,
     ns: &'a str,

@@ -80,6 +80,7 @@ pub(crate) fn sliding_decision(
         reset_after,
         retry_after,
         degraded: false,
+        contended: false,
     }
 }
 

@@ -135,9 +135,14 @@ async fn a_store_without_atomic_incr_or_cas_is_refused_at_construction() {
     assert!(err.to_string().contains("atomic incr"), "{err}");
     store.capabilities_mut().atomic_incr = true;
     store.capabilities_mut().compare_and_set = false;
+    store.capabilities_mut().atomic_advance = false;
     let err = RateLimiter::builder(store, "ops")
         .default_policy(Policy::gcra(Quota::per_second(1)))
         .build()
         .unwrap_err();
-    assert!(err.to_string().contains("compare-and-set"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("an atomic advance or compare-and-set"),
+        "{err}"
+    );
 }
