@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
-use store_core::{Error, Result, Store};
+use store_core::{Clock, Error, Result, Store, SystemClock};
 
 use crate::algorithms::{self, supports};
 use crate::failure::{FailureGuard, FailureSettings};
@@ -21,6 +21,7 @@ pub struct RateLimiterBuilder<S> {
     default: Policy,
     policies: HashMap<String, Policy>,
     failure: FailureSettings,
+    clock: Arc<dyn Clock>,
 }
 
 impl<S: Store> RateLimiterBuilder<S> {
@@ -50,6 +51,16 @@ impl<S: Store> RateLimiterBuilder<S> {
         self
     }
 
+    /// The clock this instance reads where the store's own does not decide: the
+    /// sliding window's epoch-aligned boundaries, the fixed window's `reset_after`, and
+    /// every algorithm on the local fallback store (default: the system clock). GCRA
+    /// on a store that reads its own clock (Redis: the server's `TIME`) never reads it,
+    /// so instances whose clocks disagree share one budget exactly there.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
     /// Builds the limiter, refusing a store that cannot enforce a policy exactly
     /// (windows need atomic `incr`; GCRA needs compare-and-set).
     pub fn build(self) -> Result<RateLimiter<S>> {
@@ -66,6 +77,7 @@ impl<S: Store> RateLimiterBuilder<S> {
             default: self.default,
             policies: RwLock::new(self.policies),
             failure,
+            clock: self.clock,
             previous_counts: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(3600))
@@ -98,6 +110,7 @@ pub struct RateLimiter<S> {
     default: Policy,
     policies: RwLock<HashMap<String, Policy>>,
     failure: FailureGuard,
+    clock: Arc<dyn Clock>,
     previous_counts: Cache<String, u64>,
 }
 
@@ -121,6 +134,7 @@ impl<S: Store> RateLimiter<S> {
             default: Policy::fixed_window(Quota::per_minute(100)),
             policies: HashMap::new(),
             failure: FailureSettings::default(),
+            clock: Arc::new(SystemClock),
         }
     }
 
@@ -172,6 +186,7 @@ impl<S: Store> RateLimiter<S> {
             policy,
             n,
             Some(&self.previous_counts),
+            self.clock.now(),
         );
         self.failure
             .decide(&self.namespace, policy.quota, shared, |local, instances| {
@@ -179,7 +194,15 @@ impl<S: Store> RateLimiter<S> {
                     quota: policy.quota.divided(instances),
                     algorithm: policy.algorithm,
                 };
-                algorithms::check(local, &self.namespace, &key, local_policy, n, None)
+                algorithms::check(
+                    local,
+                    &self.namespace,
+                    &key,
+                    local_policy,
+                    n,
+                    None,
+                    self.clock.now(),
+                )
             })
             .await
     }
@@ -245,6 +268,7 @@ impl<S: Store> RateLimiter<S> {
             &key,
             policy,
             Some(&self.previous_counts),
+            self.clock.now(),
         )
         .await
     }
@@ -270,7 +294,8 @@ impl<S: Store> RateLimiter<S> {
         store_core::raw::validate::ttl(Some(pause))?;
         let policy = self.policy_for(resource);
         let key = state_key(resource, key);
-        algorithms::cooldown(&self.store, &self.namespace, &key, policy, pause).await
+        let now = self.clock.now();
+        algorithms::cooldown(&self.store, &self.namespace, &key, policy, pause, now).await
     }
 
     /// [`RateLimiter::cooldown`] for the pause a `Retry-After` header asks for (delay
@@ -291,7 +316,7 @@ impl<S: Store> RateLimiter<S> {
     pub async fn reset(&self, resource: &str, key: &str) -> Result<()> {
         let policy = self.policy_for(resource);
         let key = state_key(resource, key);
-        let keys = algorithms::state_keys(&key, policy);
+        let keys = algorithms::state_keys(&key, policy, self.clock.now());
         algorithms::reset(&self.store, &self.namespace, &keys).await
     }
 }

@@ -17,13 +17,14 @@ pub(crate) fn check<'a, S: Store>(
     key: &'a str,
     quota: Quota,
     n: u64,
+    now: Timestamp,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
         let out = store.incr(ns, key, n as i64, Some(quota.window())).await?;
         let count = out.value.max(0) as u64;
-        let reset_after = out.expires_at.map_or(quota.window(), |at| {
-            at.saturating_duration_since(Timestamp::now())
-        });
+        let reset_after = out
+            .expires_at
+            .map_or(quota.window(), |at| at.saturating_duration_since(now));
         Ok(window_decision(quota, count, reset_after))
     }
 }
@@ -48,15 +49,14 @@ pub(crate) fn status<'a, S: Store>(
     ns: &'a str,
     key: &'a str,
     quota: Quota,
+    now: Timestamp,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
         let entry = store.get(ns, key).await?;
         let count = entry.as_ref().map_or(0, counter_of);
         let reset_after = entry
             .and_then(|e| e.expires_at)
-            .map_or(Duration::ZERO, |at| {
-                at.saturating_duration_since(Timestamp::now())
-            });
+            .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
         Ok(window_decision(quota, count.saturating_add(1), reset_after).unspent())
     }
 }
@@ -68,6 +68,7 @@ pub(crate) fn cooldown<'a, S: Store>(
     key: &'a str,
     quota: Quota,
     pause: Duration,
+    now: Timestamp,
 ) -> impl Future<Output = Result<()>> + Send + 'a {
     async move {
         let full = Bytes::from(quota.limit().to_string());

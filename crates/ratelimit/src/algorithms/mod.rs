@@ -75,12 +75,13 @@ pub(crate) fn check<'a, S: Store>(
     policy: Policy,
     n: u64,
     cache: Option<&'a Cache<String, u64>>,
+    now: Timestamp,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
         let quota = policy.quota;
         match policy.algorithm {
-            Algorithm::FixedWindow => fixed::check(store, ns, key, quota, n).await,
-            Algorithm::SlidingWindow => sliding::check(store, ns, key, quota, n, cache).await,
+            Algorithm::FixedWindow => fixed::check(store, ns, key, quota, n, now).await,
+            Algorithm::SlidingWindow => sliding::check(store, ns, key, quota, n, cache, now).await,
             Algorithm::Gcra => gcra::check(store, ns, key, quota, n).await,
         }
     }
@@ -93,12 +94,13 @@ pub(crate) fn status<'a, S: Store>(
     key: &'a str,
     policy: Policy,
     cache: Option<&'a Cache<String, u64>>,
+    now: Timestamp,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
         let quota = policy.quota;
         match policy.algorithm {
-            Algorithm::FixedWindow => fixed::status(store, ns, key, quota).await,
-            Algorithm::SlidingWindow => sliding::status(store, ns, key, quota, cache).await,
+            Algorithm::FixedWindow => fixed::status(store, ns, key, quota, now).await,
+            Algorithm::SlidingWindow => sliding::status(store, ns, key, quota, cache, now).await,
             Algorithm::Gcra => gcra::status(store, ns, key, quota).await,
         }
     }
@@ -113,24 +115,25 @@ pub(crate) fn cooldown<'a, S: Store>(
     key: &'a str,
     policy: Policy,
     pause: Duration,
+    now: Timestamp,
 ) -> impl Future<Output = Result<()>> + Send + 'a {
     async move {
         let quota = policy.quota;
         match policy.algorithm {
-            Algorithm::FixedWindow => fixed::cooldown(store, ns, key, quota, pause).await,
-            Algorithm::SlidingWindow => sliding::cooldown(store, ns, key, quota, pause).await,
+            Algorithm::FixedWindow => fixed::cooldown(store, ns, key, quota, pause, now).await,
+            Algorithm::SlidingWindow => sliding::cooldown(store, ns, key, quota, pause, now).await,
             Algorithm::Gcra => gcra::cooldown(store, ns, key, quota, pause).await,
         }
     }
 }
 
 /// Every state key a check of `key` under `policy` may read now.
-pub(crate) fn state_keys(key: &str, policy: Policy) -> Vec<String> {
+pub(crate) fn state_keys(key: &str, policy: Policy, now: Timestamp) -> Vec<String> {
     match policy.algorithm {
         Algorithm::FixedWindow | Algorithm::Gcra => vec![key.to_owned()],
         Algorithm::SlidingWindow => {
             let window = millis(policy.quota.window()).max(1);
-            let index = Timestamp::now().as_millis() / window;
+            let index = now.as_millis() / window;
             vec![
                 window_key(key, index),
                 window_key(key, index.saturating_sub(1)),

@@ -21,10 +21,11 @@ pub(crate) fn check<'a, S: Store>(
     quota: Quota,
     n: u64,
     cache: Option<&'a Cache<String, u64>>,
+    now: Timestamp,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
         let window = millis(quota.window()).max(1);
-        let now = Timestamp::now().as_millis();
+        let now = now.as_millis();
         let index = now / window;
         let elapsed = now % window;
         let current = store
@@ -122,10 +123,11 @@ pub(crate) fn status<'a, S: Store>(
     key: &'a str,
     quota: Quota,
     cache: Option<&'a Cache<String, u64>>,
+    now: Timestamp,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
         let window = millis(quota.window()).max(1);
-        let now = Timestamp::now().as_millis();
+        let now = now.as_millis();
         let index = now / window;
         let current = read_count(store, ns, &window_key(key, index)).await?;
         let previous = match index.checked_sub(1) {
@@ -153,11 +155,12 @@ pub(crate) fn cooldown<'a, S: Store>(
     key: &'a str,
     quota: Quota,
     pause: Duration,
+    now: Timestamp,
 ) -> impl Future<Output = Result<()>> + Send + 'a {
     async move {
         let full = Bytes::from(quota.limit().to_string());
         let window = millis(quota.window()).max(1);
-        let now = Timestamp::now().as_millis();
+        let now = now.as_millis();
         let last = now.saturating_add(millis(pause)) / window;
         for index in (now / window)..=last.min(now / window + 256) {
             // Live until the end of the window after it, like a counter `incr` made.

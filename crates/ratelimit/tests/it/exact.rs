@@ -1,4 +1,6 @@
-//! Limit 100, 32 concurrent workers, 1000 attempts on one key: exactly 100 admitted.
+//! A hot key: limit 100, 32 concurrent workers over 4 separate store instances (their
+//! own connections or clients), 1000 attempts: exactly 100 admitted, for every
+//! algorithm on every backend, with no error, no degraded and no contended decision.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,8 +40,12 @@ async fn admitted(stores: Vec<SharedStore>, policy: Policy) -> u64 {
             let (attempts, admitted) = (attempts.clone(), admitted.clone());
             tokio::spawn(async move {
                 while attempts.fetch_add(1, Ordering::SeqCst) < ATTEMPTS {
-                    let d = limiter.check("api", "client").await.unwrap();
+                    let d = limiter
+                        .check("api", "client")
+                        .await
+                        .expect("a decision, never an error, under contention");
                     assert!(!d.degraded, "the store answered every check");
+                    assert!(!d.contended, "an atomic advance is never contended");
                     if d.allowed {
                         admitted.fetch_add(1, Ordering::SeqCst);
                     }
@@ -53,69 +59,114 @@ async fn admitted(stores: Vec<SharedStore>, policy: Policy) -> u64 {
     admitted.load(Ordering::SeqCst)
 }
 
-fn minute() -> Policy {
-    Policy::fixed_window(Quota::per_minute(LIMIT))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn exactly_the_limit_is_admitted_on_memory() {
-    let store = store_memory::MemoryStore::new();
-    assert_eq!(admitted(vec![store.into_shared()], minute()).await, LIMIT);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn gcra_never_admits_more_than_its_burst_on_memory() {
-    let store = store_memory::MemoryStore::new();
-    let got = admitted(
-        vec![store.into_shared()],
+/// Every algorithm with a budget that cannot refill during the test: fixed and sliding
+/// windows of an hour (clear of an hour edge), GCRA at 100 per hour.
+async fn every_algorithm_admits_exactly_the_limit(backend: &str, stores: Vec<SharedStore>) {
+    for policy in [
+        Policy::fixed_window(Quota::per_hour(LIMIT)),
+        Policy::sliding_window(Quota::per_hour(LIMIT)),
         Policy::gcra(Quota::per_hour(LIMIT)),
-    )
-    .await;
-    // An hour-long interval: nothing refills during the test, so exactly the burst.
-    assert_eq!(got, LIMIT);
+    ] {
+        if policy.algorithm == ratelimit::Algorithm::SlidingWindow {
+            crate::clear_of_a_window_edge(Duration::from_secs(3600)).await;
+        }
+        let got = admitted(stores.clone(), policy).await;
+        assert_eq!(got, LIMIT, "{backend} {policy:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn exactly_the_limit_is_admitted_on_redis_with_separate_connections() {
+async fn a_hot_key_admits_exactly_the_limit_on_memory() {
+    let store = store_memory::MemoryStore::new();
+    let stores = (0..4).map(|_| store.clone().into_shared()).collect();
+    every_algorithm_admits_exactly_the_limit("memory", stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hot_key_admits_exactly_the_limit_on_redis() {
     let Some(stores) = crate::redis_instances::<4>().await else {
         return;
     };
-    assert_eq!(admitted(stores.into(), minute()).await, LIMIT);
+    every_algorithm_admits_exactly_the_limit("redis", stores.into()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn exactly_the_limit_is_admitted_on_the_redis_cluster() {
+async fn a_hot_key_admits_exactly_the_limit_on_the_redis_cluster() {
     let Some(url) = service_url("FLEETSTATE_REDIS_CLUSTER_URL") else {
         return;
     };
-    let store = store_redis::RedisStoreBuilder::from_url(&url)
-        .expect("a valid Redis URL")
-        .build()
-        .await
-        .unwrap();
-    assert_eq!(admitted(vec![store.into_shared()], minute()).await, LIMIT);
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        let store = store_redis::RedisStoreBuilder::from_url(&url)
+            .expect("a valid Redis URL")
+            .build()
+            .await
+            .unwrap();
+        stores.push(store.into_shared());
+    }
+    every_algorithm_admits_exactly_the_limit("redis cluster", stores).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn exactly_the_limit_is_admitted_on_dynamodb_local() {
+async fn a_hot_key_admits_exactly_the_limit_on_dynamodb_local() {
     let Some(endpoint) = service_url("FLEETSTATE_DYNAMODB_ENDPOINT") else {
         return;
     };
     let url = format!("dynamodb://fleetstate-ratelimit?endpoint={endpoint}&region=us-east-1");
-    let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
-    store_dynamodb::create_table(store.client(), "fleetstate-ratelimit", store.layout())
-        .await
-        .unwrap();
-    assert_eq!(
-        admitted(
-            vec![store.clone().into_shared(), store.into_shared()],
-            minute()
-        )
-        .await,
-        LIMIT
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        store_dynamodb::create_table(store.client(), "fleetstate-ratelimit", store.layout())
+            .await
+            .unwrap();
+        stores.push(store.into_shared());
+    }
+    every_algorithm_admits_exactly_the_limit("dynamodb", stores).await;
+}
+
+/// A store without an atomic advance (compare-and-set only): GCRA under the same hot
+/// key still never errors and never admits past the burst; lost races are refused as
+/// `contended`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gcra_on_compare_and_set_only_never_errors() {
+    let mut store = store_core::testing::Counting::new(store_memory::MemoryStore::new());
+    store.capabilities_mut().atomic_advance = false;
+    let limiter = Arc::new(
+        RateLimiter::builder(store.into_shared(), "cas-only")
+            .default_policy(Policy::gcra(Quota::per_hour(LIMIT)))
+            .build()
+            .unwrap(),
+    );
+    let handles: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let mut admitted = 0;
+                for _ in 0..ATTEMPTS / WORKERS as u64 {
+                    let d = limiter
+                        .check("api", "client")
+                        .await
+                        .expect("never an error");
+                    assert!(!d.degraded);
+                    admitted += u64::from(d.allowed);
+                    if d.contended {
+                        assert!(!d.allowed && d.retry_after.is_some(), "{d:?}");
+                    }
+                }
+                admitted
+            })
+        })
+        .collect();
+    let mut admitted = 0;
+    for h in handles {
+        admitted += h.await.unwrap();
+    }
+    assert!(
+        admitted <= LIMIT,
+        "{admitted} admitted past a burst of {LIMIT}"
     );
 }

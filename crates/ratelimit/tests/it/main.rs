@@ -8,6 +8,7 @@ mod failure;
 mod layer;
 mod ops;
 mod round_trips;
+mod skew;
 
 /// A limiter with `policy` on `store` and a check timeout no test run reaches.
 fn limiter(

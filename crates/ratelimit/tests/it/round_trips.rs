@@ -1,6 +1,7 @@
 //! Round trips per check, counted where they happen: Redis commands with MONITOR,
 //! DynamoDB requests with an SDK interceptor. Fixed window: 1. Sliding window: 1 in
-//! steady state (the closed previous window is read once, then cached).
+//! steady state (the closed previous window is read once, then cached). GCRA: 1 on
+//! Redis; on DynamoDB 2 for the first check of a full budget, then 1.
 
 use std::time::Duration;
 
@@ -41,19 +42,27 @@ async fn redis_fixed_window_is_one_command_and_sliding_window_one_in_steady_stat
         .into_shared();
     let name = format!("round-trips-{}", fastrand::u64(..));
     // Load the scripts before counting.
-    limiter(
-        store.clone(),
-        "warm-up",
+    for policy in [
         Policy::fixed_window(Quota::per_hour(10)),
-    )
-    .check("api", "c")
-    .await
-    .unwrap();
+        Policy::gcra(Quota::per_hour(10)),
+    ] {
+        limiter(store.clone(), "warm-up", policy)
+            .check("api", "c")
+            .await
+            .unwrap();
+    }
     let counter = store_redis::testing::CommandCounter::start(&url, name.clone())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_round_trips(store, &name, || counter.count(), Duration::from_millis(150)).await;
+    assert_round_trips(
+        store,
+        &name,
+        || counter.count(),
+        Duration::from_millis(150),
+        [1, 1, 1],
+    )
+    .await;
 }
 
 /// Fixed window: one round trip per check. Sliding window: two for the first check
@@ -63,6 +72,7 @@ async fn assert_round_trips(
     name: &str,
     count: impl Fn() -> usize + Copy,
     settle: Duration,
+    gcra: [usize; 3],
 ) {
     let fixed = limiter(
         store.clone(),
@@ -75,7 +85,7 @@ async fn assert_round_trips(
         "fixed window"
     );
     let sliding = limiter(
-        store,
+        store.clone(),
         &format!("{name}-sliding"),
         Policy::sliding_window(Quota::per_hour(100)),
     );
@@ -84,6 +94,12 @@ async fn assert_round_trips(
         [2, 1, 1],
         "sliding window"
     );
+    let gcra_limiter = limiter(
+        store,
+        &format!("{name}-gcra"),
+        Policy::gcra(Quota::per_hour(100)),
+    );
+    assert_eq!(per_check(&gcra_limiter, count, settle).await, gcra, "GCRA");
 }
 
 #[tokio::test]
@@ -109,6 +125,7 @@ async fn dynamodb_fixed_window_is_one_request_and_sliding_window_one_in_steady_s
         &name,
         || counter.count(),
         Duration::ZERO,
+        [2, 1, 1],
     )
     .await;
 }
