@@ -68,7 +68,6 @@ pub(crate) fn cooldown<'a, S: Store>(
     key: &'a str,
     quota: Quota,
     pause: Duration,
-    now: Timestamp,
 ) -> impl Future<Output = Result<()>> + Send + 'a {
     async move {
         let full = Bytes::from(quota.limit().to_string());

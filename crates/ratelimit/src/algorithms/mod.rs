@@ -120,7 +120,7 @@ pub(crate) fn cooldown<'a, S: Store>(
     async move {
         let quota = policy.quota;
         match policy.algorithm {
-            Algorithm::FixedWindow => fixed::cooldown(store, ns, key, quota, pause, now).await,
+            Algorithm::FixedWindow => fixed::cooldown(store, ns, key, quota, pause).await,
             Algorithm::SlidingWindow => sliding::cooldown(store, ns, key, quota, pause, now).await,
             Algorithm::Gcra => gcra::cooldown(store, ns, key, quota, pause).await,
         }
