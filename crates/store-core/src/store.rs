@@ -88,7 +88,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     ///
     /// Backends declaring [`Capabilities::atomic_advance`] apply it in one request. The
     /// provided method is a compare-and-set loop (needs `compare_and_set`) with
-    /// [`Floor::Clock`] read from this process's clock: under contention it may give up
+    /// [`Floor::Clock`](crate::Floor::Clock) read from this process's clock: under contention it may give up
     /// after a few lost races and report [`Advanced::contended`] (nothing written), never
     /// an error.
     fn advance(
