@@ -33,6 +33,7 @@ mod algorithms;
 mod failure;
 mod keys;
 mod layer;
+mod lease;
 mod limiter;
 mod quota;
 

@@ -11,6 +11,7 @@ use store_core::{Clock, Error, Result, Store, SystemClock};
 use crate::algorithms::{self, supports};
 use crate::failure::{FailureGuard, FailureSettings};
 use crate::keys::{queue_key, state_key};
+use crate::lease::Leases;
 use crate::{Decision, FailurePolicy, Policy, Quota};
 
 /// Builds a [`RateLimiter`].
@@ -78,6 +79,7 @@ impl<S: Store> RateLimiterBuilder<S> {
             policies: RwLock::new(self.policies),
             failure,
             clock: self.clock,
+            leases: Leases::new(),
             previous_counts: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(3600))
@@ -111,6 +113,7 @@ pub struct RateLimiter<S> {
     policies: RwLock<HashMap<String, Policy>>,
     failure: FailureGuard,
     clock: Arc<dyn Clock>,
+    leases: Leases,
     previous_counts: Cache<String, u64>,
 }
 
@@ -179,20 +182,28 @@ impl<S: Store> RateLimiter<S> {
         }
         let policy = self.policy_for(resource);
         let key = state_key(resource, key);
-        let shared = algorithms::check(
-            &self.store,
-            &self.namespace,
-            &key,
-            policy,
-            n,
-            Some(&self.previous_counts),
-            self.clock.now(),
-        );
+        let now = self.clock.now();
+        let shared = async {
+            match policy.lease {
+                Some(_) => {
+                    let ns = &self.namespace;
+                    self.leases
+                        .check(&self.store, ns, &key, policy, n, now)
+                        .await
+                }
+                None => {
+                    let cache = Some(&self.previous_counts);
+                    algorithms::check(&self.store, &self.namespace, &key, policy, n, cache, now)
+                        .await
+                }
+            }
+        };
         self.failure
             .decide(&self.namespace, policy.quota, shared, |local, instances| {
                 let local_policy = Policy {
                     quota: policy.quota.divided(instances),
                     algorithm: policy.algorithm,
+                    lease: None,
                 };
                 algorithms::check(
                     local,

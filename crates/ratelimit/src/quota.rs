@@ -108,6 +108,10 @@ pub struct Policy {
     pub quota: Quota,
     /// The algorithm.
     pub algorithm: Algorithm,
+    /// Lease mode (fixed windows only): each instance takes units from the shared
+    /// counter in blocks of this many and decides locally until its block is spent
+    /// (see [`Policy::leased`]). `None`: every check goes to the store.
+    pub lease: Option<u64>,
 }
 
 impl Policy {
@@ -134,6 +138,7 @@ impl Policy {
         Policy {
             quota,
             algorithm: Algorithm::FixedWindow,
+            lease: None,
         }
     }
 
@@ -159,12 +164,46 @@ impl Policy {
         Policy {
             quota,
             algorithm: Algorithm::SlidingWindow,
+            lease: None,
         }
     }
 
+    /// Lease mode, for limits hotter than one key can take (a DynamoDB item takes about
+    /// 1,000 writes per second; a Redis key lives on one core and one cluster slot):
+    /// each instance takes `block` units at a time with one `incr(block)`, and decides
+    /// locally until they are spent. Fixed windows only (the builder refuses others).
+    ///
+    /// Exact upwards: the fleet is never admitted more than the limit per window (an
+    /// instance hands out only the units its `incr` reserved within the limit). It may
+    /// under-admit by the units leased and not used when the window ends: at most
+    /// `instances × (block - 1)` per window. Store requests: one per block, plus one per
+    /// instance when it finds the window spent (then it refuses locally until the
+    /// window ends). `remaining` is what the shared counter has not leased plus this
+    /// instance's unspent lease; `reset_after` is the window's end, from the store.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> store_core::Result<()> {
+    /// use ratelimit::{Policy, Quota, RateLimiter};
+    /// let store = store_core::testing::Counting::new(store_memory::MemoryStore::new());
+    /// let limiter = RateLimiter::builder(store.clone(), "api")
+    ///     .default_policy(Policy::fixed_window(Quota::per_minute(1000)).leased(50))
+    ///     .build()?;
+    /// for _ in 0..100 {
+    ///     assert!(limiter.check("search", "tenant").await?.allowed);
+    /// }
+    /// assert_eq!(store.calls(), 2); // two blocks of 50
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn leased(mut self, block: u64) -> Self {
+        self.lease = Some(block.max(1));
+        self
+    }
+
     /// GCRA (a token bucket kept as one timestamp): a burst of up to `limit`, then one
-    /// unit every `window / limit`, on compare-and-set (2 round trips: read, then
-    /// conditional write; more only under contention, bounded).
+    /// unit every `window / limit`: one `Store::advance` per check (see
+    /// [`Algorithm::Gcra`]).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -187,6 +226,7 @@ impl Policy {
         Policy {
             quota,
             algorithm: Algorithm::Gcra,
+            lease: None,
         }
     }
 }

@@ -44,8 +44,15 @@ pub(crate) fn read_count<'a, S: Store>(
     async move { Ok(store.get(ns, key).await?.as_ref().map_or(0, counter_of)) }
 }
 
-/// Refuses a store that cannot enforce `policy` exactly.
+/// Refuses a store that cannot enforce `policy` exactly, and a lease on an algorithm
+/// other than the fixed window.
 pub(crate) fn supports(caps: &Capabilities, policy: &Policy) -> Result<()> {
+    if policy.lease.is_some() && policy.algorithm != Algorithm::FixedWindow {
+        return Err(Error::InvalidArgument(format!(
+            "lease mode applies to fixed windows, not {:?}",
+            policy.algorithm
+        )));
+    }
     let (ok, need) = match policy.algorithm {
         Algorithm::FixedWindow | Algorithm::SlidingWindow => (caps.atomic_incr, "atomic incr"),
         Algorithm::Gcra => (

@@ -6,6 +6,7 @@ mod controls;
 mod exact;
 mod failure;
 mod layer;
+mod lease;
 mod ops;
 mod round_trips;
 mod skew;
