@@ -8,8 +8,8 @@
 //!   the ceiling of any check that needs a script to be atomic. Twice: with
 //!   client and server sharing the machine's cores, then with the server on cores of
 //!   its own (`CoreSplit`), as in a deployment.
-//! - Memory: the fixed-window limiter on `MemoryStore` vs governor's keyed limiter,
-//!   single-threaded, 1000 keys.
+//! - Memory: the fixed-window and GCRA limiters on `MemoryStore` vs governor's keyed
+//!   limiter (itself GCRA), single-threaded, 1000 keys.
 
 use std::hint::black_box;
 use std::num::NonZeroU32;
@@ -47,6 +47,7 @@ fn policy(algorithm: &str) -> Policy {
     match algorithm {
         "fixed window" => Policy::fixed_window(quota),
         "sliding window" => Policy::sliding_window(quota),
+        "fixed leased 50" => Policy::fixed_window(quota).leased(50),
         _ => Policy::gcra(quota),
     }
 }
@@ -122,7 +123,7 @@ async fn rows(label: &str, op: Op, store: &RedisStore) {
 async fn redis_table(store: &RedisStore, bare_script: &Arc<str>, placement: &str) {
     println!("\nplacement: {placement}");
     println!("check             tasks        check     raw INCR    ratio");
-    for algorithm in ["fixed window", "sliding window", "gcra"] {
+    for algorithm in ["fixed window", "sliding window", "gcra", "fixed leased 50"] {
         let limiter = RateLimiter::builder(
             store.clone().into_shared(),
             &format!("bench-{}", fastrand::u32(..)),
@@ -144,37 +145,39 @@ fn memory_vs_governor() {
         .enable_all()
         .build()
         .expect("runtime");
-    let limiter = RateLimiter::builder(store_memory::MemoryStore::new(), "bench")
-        .default_policy(policy("fixed window"))
-        .build()
-        .expect("limiter");
     let governor = governor::RateLimiter::keyed(governor::Quota::per_hour(
         NonZeroU32::new(1_000_000_000).expect("non-zero"),
     ));
-    let mut ours = Vec::new();
-    let mut theirs = Vec::new();
-    for _ in 0..ROUNDS {
-        let started = Instant::now();
-        rt.block_on(async {
-            for i in 0..CHECKS {
-                black_box(limiter.check("api", &keys[i % KEYS]).await.expect("check"));
-            }
-        });
-        ours.push(CHECKS as f64 / started.elapsed().as_secs_f64());
-        let started = Instant::now();
-        for i in 0..CHECKS {
-            black_box(governor.check_key(&keys[i % KEYS]).is_ok());
-        }
-        theirs.push(CHECKS as f64 / started.elapsed().as_secs_f64());
-    }
-    let (ours, theirs) = (median(ours), median(theirs));
     println!(
         "\nmemory, 1 thread, {KEYS} keys (checks/s, median of {ROUNDS} rounds of {CHECKS} checks)"
     );
-    println!(
-        "fixed window on MemoryStore {ours:>12.0}   governor keyed {theirs:>12.0}   ratio {:.2}x",
-        ours / theirs
-    );
+    for algorithm in ["fixed window", "gcra"] {
+        let limiter = RateLimiter::builder(store_memory::MemoryStore::new(), "bench")
+            .default_policy(policy(algorithm))
+            .build()
+            .expect("limiter");
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for _ in 0..ROUNDS {
+            let started = Instant::now();
+            rt.block_on(async {
+                for i in 0..CHECKS {
+                    black_box(limiter.check("api", &keys[i % KEYS]).await.expect("check"));
+                }
+            });
+            ours.push(CHECKS as f64 / started.elapsed().as_secs_f64());
+            let started = Instant::now();
+            for i in 0..CHECKS {
+                black_box(governor.check_key(&keys[i % KEYS]).is_ok());
+            }
+            theirs.push(CHECKS as f64 / started.elapsed().as_secs_f64());
+        }
+        let (ours, theirs) = (median(ours), median(theirs));
+        println!(
+            "{algorithm:<12} on MemoryStore {ours:>12.0}   governor keyed {theirs:>12.0}   ratio {:.2}x",
+            ours / theirs
+        );
+    }
 }
 
 #[allow(clippy::print_stdout)]
