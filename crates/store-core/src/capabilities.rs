@@ -27,6 +27,12 @@ pub struct Capabilities {
     /// Without it the provided method runs a compare-and-set loop (needs
     /// `compare_and_set`), which may report contention under load.
     pub atomic_advance: bool,
+    /// With `atomic_advance`: the largest value the backend's advance computes exactly
+    /// (`i64::MAX`, a counter's range, or less: 2^53 on Redis, whose scripts count in
+    /// doubles); a stored or new value past it is
+    /// [`crate::Error::CounterOverflow`]. The compare-and-set fallback computes up to
+    /// `i64::MAX`.
+    pub max_advance_value: u64,
     /// A rejected conditional `set` returns the live entry in the same round trip.
     pub returns_current_on_reject: bool,
     /// `list` returns keys in ascending byte order, across pages.

@@ -82,9 +82,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> impl Future<Output = Result<ListPage>> + Send;
 
     /// Applies `advance` to the numeric value at `(namespace, key)` atomically (see
-    /// [`Advance`] for the definition) and says what it did. The value is stored as its
-    /// decimal ASCII (so `get` reads it like a counter); any other live value is
-    /// [`crate::Error::NotACounter`] and stays as it was.
+    /// [`Advance`] for the definition) and says what it did. The value is a
+    /// non-negative counter (`get` reads its canonical decimal form, `incr` adds to it);
+    /// any other live value is [`crate::Error::NotACounter`], and a new value past
+    /// `i64::MAX` is [`crate::Error::CounterOverflow`], both changing nothing.
     ///
     /// Backends declaring [`Capabilities::atomic_advance`] apply it in one request. The
     /// provided method is a compare-and-set loop (needs `compare_and_set`) with

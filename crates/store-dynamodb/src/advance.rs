@@ -58,11 +58,22 @@ impl DynamoStore {
                 "advance: the clock floor plus delta or headroom overflows a u64".into(),
             ));
         };
+        if floor.saturating_add(advance.delta) > store_core::raw::MAX_ADVANCE_VALUE {
+            // Even from the floor the new value would pass a counter's range.
+            if advance.delta <= advance.headroom {
+                return Err(Error::CounterOverflow);
+            }
+        }
         if advance.delta > advance.headroom {
             // Never written: a read.
             return self.read_advance(namespace, key, &advance, floor).await;
         }
-        let max_start = bound - advance.delta;
+        // Past `i64::MAX - delta` the sum would overflow a counter: the condition stops
+        // there and the failure is reported as an overflow below.
+        let max_start = (bound - advance.delta).min(
+            store_core::raw::MAX_ADVANCE_VALUE
+                - advance.delta.min(store_core::raw::MAX_ADVANCE_VALUE),
+        );
         let mut next = Step::Ahead;
         for _ in 0..ROUNDS {
             next = match next {
@@ -118,7 +129,9 @@ impl DynamoStore {
         }
         match item.get(&self.layout.value_attribute) {
             None => Ok(None),
-            Some(AttributeValue::N(text)) => text.parse().map(Some).map_err(|_| Error::NotACounter),
+            Some(AttributeValue::N(text)) => {
+                store_core::raw::parse_value(text.as_bytes()).map(Some)
+            }
             Some(_) => Err(Error::NotACounter),
         }
     }
@@ -161,6 +174,15 @@ impl DynamoStore {
             Err(e) => match e.as_service_error() {
                 Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
                     match self.live_value(failed.item(), now)? {
+                        Some(value)
+                            if value > floor
+                                && value.saturating_add(advance.delta)
+                                    > store_core::raw::MAX_ADVANCE_VALUE
+                                && value.saturating_add(advance.delta)
+                                    <= floor.saturating_add(advance.headroom) =>
+                        {
+                            Err(Error::CounterOverflow)
+                        }
                         Some(value) if value > floor => Ok(Step::Done(Advanced {
                             written: false,
                             value,

@@ -56,6 +56,7 @@ impl DynamoStore {
         let mut capabilities = Capabilities::default();
         capabilities.atomic_incr = true;
         capabilities.atomic_advance = true;
+        capabilities.max_advance_value = store_core::raw::MAX_ADVANCE_VALUE;
         capabilities.compare_and_set = true;
         capabilities.returns_current_on_reject = true;
         capabilities.sorted_list = b.layout.lists_by_query();

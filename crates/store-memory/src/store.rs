@@ -109,6 +109,7 @@ impl MemoryStore {
         let mut capabilities = Capabilities::default();
         capabilities.atomic_incr = true;
         capabilities.atomic_advance = true;
+        capabilities.max_advance_value = store_core::raw::MAX_ADVANCE_VALUE;
         capabilities.compare_and_set = true;
         capabilities.returns_current_on_reject = true;
         capabilities.sorted_list = true;
@@ -266,6 +267,9 @@ impl MemoryStore {
                 Floor::Clock => self.inner.clock.now_micros(),
             };
             let (start, new) = advance.apply(current, floor);
+            if new.is_some_and(|new| new > store_core::raw::MAX_ADVANCE_VALUE) {
+                return Err(Error::CounterOverflow);
+            }
             let Some(new) = new else {
                 return Ok(Advanced {
                     written: false,
@@ -279,10 +283,7 @@ impl MemoryStore {
                 self.inner.make_room(new_size, now.get())?;
                 continue;
             }
-            let data = match i64::try_from(new) {
-                Ok(n) => Data::Counter(n),
-                Err(_) => Data::Bytes(Bytes::from(new.to_string())),
-            };
+            let data = Data::Counter(new as i64); // at most i64::MAX, checked above
             let write = Write {
                 data,
                 version: shard.next_version(index),

@@ -108,8 +108,9 @@ return new
 /// (decimal; empty: the server's `TIME` in µs), the new version (8 bytes), TTL in ms
 /// (empty: none), set on every write.
 /// Returns `{written (0/1), value, floor}` with the numbers as decimal strings, or an
-/// integer when nothing changed: `0` the value is not a non-negative decimal, `2` not a
-/// fleetstate entry, `3` a number past 2^53 (Lua's exact range).
+/// integer when nothing changed: `0` the value is not the canonical decimal of a
+/// non-negative integer, `2` not a fleetstate entry, `3` a number past 2^53 (Lua's exact
+/// range).
 ///
 /// Every number stays at or below 2^53, where doubles are exact: the client checks a
 /// fixed floor and the sizes it sends, the script the stored value and the sums.
@@ -128,7 +129,7 @@ local cur = redis.call('GET', key)
 if cur then
   if string.byte(cur, 1) ~= 1 or #cur < 17 then return 2 end
   local body = string.sub(cur, 18)
-  if not string.find(body, '^%d+$') then return 0 end
+  if body ~= '0' and not string.find(body, '^[1-9]%d*$') then return 0 end
   if #body > 16 then return 3 end
   local value = tonumber(body)
   if value > limit then return 3 end
@@ -136,10 +137,10 @@ if cur then
 end
 local new = start + tonumber(ARGV[1])
 local ceiling = floor + tonumber(ARGV[2])
-if new > limit then return 3 end
 if new > ceiling then
   return {0, string.format('%.0f', start), string.format('%.0f', floor)}
 end
+if new > limit then return 3 end
 local text = string.format('%.0f', new)
 if ARGV[5] == '' then
   redis.call('SET', key, '\1' .. ARGV[4] .. '\0\0\0\0\0\0\0\0' .. text)

@@ -62,6 +62,7 @@ impl RedisStore {
         let mut capabilities = Capabilities::default();
         capabilities.atomic_incr = true;
         capabilities.atomic_advance = true;
+        capabilities.max_advance_value = 1 << 53;
         capabilities.compare_and_set = true;
         capabilities.returns_current_on_reject = true;
         capabilities.strongly_consistent_reads = true;
@@ -261,13 +262,13 @@ impl Store for RedisStore {
             Floor::Value(floor) => Some(floor),
             Floor::Clock => None,
         };
-        if advance.delta > exact
-            || advance.headroom > exact
+        // A delta past it is fine: such an advance is refused, or overflows below.
+        if advance.headroom > exact
             || fixed.is_some_and(|f| f > exact || f + advance.headroom > exact)
         {
             return Err(Error::InvalidArgument(format!(
-                "advance on Redis: floor, delta and headroom must stay within 2^53 (Lua's \
-                 exact integers), got {advance:?}"
+                "advance on Redis: floor and headroom must stay within 2^53 (Lua's exact \
+                 integers), got {advance:?}"
             )));
         }
         let version =
@@ -288,11 +289,8 @@ impl Store for RedisStore {
             .await?;
         let parts = match reply {
             Value::Integer(0) => return Err(Error::NotACounter),
-            Value::Integer(3) => {
-                return Err(Error::InvalidArgument(
-                    "advance on Redis: the value would pass 2^53 (Lua's exact integers)".into(),
-                ));
-            }
+            // Past 2^53, where Lua's doubles stop being exact (`max_advance_value`).
+            Value::Integer(3) => return Err(Error::CounterOverflow),
             Value::Array(parts) if parts.len() == 3 => parts,
             other => return Err(unexpected("advance", other)),
         };

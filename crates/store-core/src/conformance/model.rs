@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use super::Ctx;
 use super::cases::{sorted, walk};
 use crate::{
-    Capabilities, DeleteCondition, Entry, Error, IncrOutcome, SetOptions, SetOutcome, Store,
-    Timestamp, Version,
+    Advance, Capabilities, DeleteCondition, Entry, Error, Floor, IncrOutcome, SetOptions,
+    SetOutcome, Store, Timestamp, Version,
 };
 
 /// Keys chosen so that several are prefixes of others and of the list prefixes.
@@ -54,6 +54,18 @@ pub(crate) enum Op {
     List {
         prefix: usize,
         limit: usize,
+    },
+    /// `Store::advance` with a fixed floor.
+    Bump {
+        key: usize,
+        delta: u64,
+        headroom: u64,
+        floor: u64,
+        ttl_ms: Option<u64>,
+    },
+    /// `Store::clear` of a prefix.
+    Clear {
+        prefix: usize,
     },
     Advance(u64),
 }
@@ -99,6 +111,25 @@ pub(crate) fn sequence(manual_time: bool, caps: &Capabilities) -> impl Strategy<
     };
     let delta = prop_oneof![6 => -3i64..5, 1 => Just(i64::MAX), 1 => Just(i64::MIN)];
     let incr_weight = if caps.atomic_incr { 3 } else { 0 };
+    let bump_weight = if caps.atomic_advance || caps.compare_and_set {
+        3
+    } else {
+        0
+    };
+    let bump = (
+        key.clone(),
+        prop_oneof![4 => 0u64..40, 1 => Just(i64::MAX as u64)],
+        0u64..120,
+        0u64..100,
+        ttl.clone(),
+    )
+        .prop_map(|(key, delta, headroom, floor, ttl_ms)| Op::Bump {
+            key,
+            delta,
+            headroom,
+            floor,
+            ttl_ms,
+        });
     let advance_weight = if manual_time { 2 } else { 0 };
     let op = prop_oneof![
         3 => key.clone().prop_map(Op::Get),
@@ -107,6 +138,8 @@ pub(crate) fn sequence(manual_time: bool, caps: &Capabilities) -> impl Strategy<
         2 => (key.clone(), delete_cond).prop_map(|(key, cond)| Op::Delete { key, cond }),
         incr_weight => (key, delta, ttl)
             .prop_map(|(key, delta, ttl_ms)| Op::Incr { key, delta, ttl_ms }),
+        bump_weight => bump,
+        1 => (0..PREFIXES.len()).prop_map(|prefix| Op::Clear { prefix }),
         1 => (0..PREFIXES.len(), 1usize..4).prop_map(|(prefix, limit)| Op::List { prefix, limit }),
         advance_weight => (1u64..3_000).prop_map(Op::Advance),
     ];
@@ -379,6 +412,86 @@ impl<S: Store + 'static> Model<'_, S> {
                     | (Err(Error::CounterOverflow), Err(Error::CounterOverflow)) => Ok(()),
                     (got, want) => Err(format!("incr: store says {got:?}, model says {want:?}")),
                 }
+            }
+            Op::Bump {
+                key,
+                delta,
+                headroom,
+                floor,
+                ttl_ms,
+            } => {
+                let caps = store.capabilities();
+                let max = if caps.atomic_advance {
+                    caps.max_advance_value
+                } else {
+                    crate::raw::MAX_ADVANCE_VALUE
+                };
+                let advance = Advance {
+                    delta,
+                    headroom,
+                    floor: Floor::Value(floor),
+                    ttl: ttl_ms.map(Duration::from_millis),
+                };
+                let current = match self.live(key) {
+                    None => Ok(None),
+                    Some(e) => crate::raw::parse_value(&e.value).map(Some),
+                };
+                let expected = current.and_then(|current| {
+                    if current.is_some_and(|c| c > max) {
+                        return Err(Error::CounterOverflow);
+                    }
+                    match advance.apply(current, floor) {
+                        (_, Some(new)) if new > max => Err(Error::CounterOverflow),
+                        (start, new) => Ok((start, new)),
+                    }
+                });
+                let got = store.advance(self.ns, KEYS[key], advance).await;
+                match (got, expected) {
+                    (Ok(g), Ok((start, new)))
+                        if g.written == new.is_some()
+                            && g.value == new.unwrap_or(start)
+                            && g.floor == floor
+                            && !g.contended =>
+                    {
+                        if let Some(new) = new {
+                            self.entries.insert(
+                                key,
+                                ModelEntry {
+                                    value: new.to_string().into_bytes(),
+                                    version: None,
+                                    expires_at: self.expiry(ttl_ms),
+                                },
+                            );
+                        }
+                        Ok(())
+                    }
+                    (Err(Error::NotACounter), Err(Error::NotACounter))
+                    | (Err(Error::CounterOverflow), Err(Error::CounterOverflow)) => Ok(()),
+                    (got, want) => Err(format!(
+                        "advance {advance:?} of {:?}: store says {got:?}, model says {want:?}",
+                        KEYS[key]
+                    )),
+                }
+            }
+            Op::Clear { prefix } => {
+                let prefix = PREFIXES[prefix];
+                let want: Vec<usize> = (0..KEYS.len())
+                    .filter(|&k| self.live(k).is_some() && KEYS[k].starts_with(prefix))
+                    .collect();
+                let got = store
+                    .clear(self.ns, prefix)
+                    .await
+                    .map_err(|e| format!("clear failed: {e}"))?;
+                if got != want.len() as u64 {
+                    return Err(format!(
+                        "clear {prefix:?}: store removed {got}, model has {} live",
+                        want.len()
+                    ));
+                }
+                for k in want {
+                    self.entries.remove(&k);
+                }
+                Ok(())
             }
             Op::List { prefix, limit } => {
                 let prefix = PREFIXES[prefix];

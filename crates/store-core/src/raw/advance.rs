@@ -13,15 +13,20 @@ use crate::{
 /// Compare-and-set rounds before the fallback reports contention.
 const ROUNDS: u32 = 8;
 
-/// The numeric value an advance reads: a decimal `u64` (a counter's form), else
+/// The numeric value an advance reads: a non-negative counter, i.e. the canonical
+/// decimal form of an `i64` in `0..=i64::MAX` (no sign, no leading zero), else
 /// `NotACounter`.
 pub fn parse_value(bytes: &[u8]) -> Result<u64> {
     std::str::from_utf8(bytes)
         .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse().ok())
+        .filter(|s| *s == "0" || (s.bytes().all(|b| b.is_ascii_digit()) && !s.starts_with('0')))
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|n| u64::try_from(n).ok())
         .ok_or(Error::NotACounter)
 }
+
+/// The largest value an advance may write: a counter's (`i64::MAX`).
+pub const MAX_ADVANCE_VALUE: u64 = i64::MAX as u64;
 
 /// The provided [`Store::advance`](crate::Store::advance): read, compute, write with
 /// `IfVersion` (or `IfAbsent`), again on a lost race after a short jittered pause, at
@@ -53,6 +58,9 @@ pub async fn advance_by_compare_and_set<S: Store + ?Sized>(
             .transpose()?;
         let (start, new) = advance.apply(value, floor);
         last = (start, floor);
+        if new.is_some_and(|new| new > MAX_ADVANCE_VALUE) {
+            return Err(Error::CounterOverflow);
+        }
         let Some(new) = new else {
             return Ok(Advanced {
                 written: false,

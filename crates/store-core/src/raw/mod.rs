@@ -17,7 +17,7 @@ mod nesting;
 mod url;
 pub mod validate;
 
-pub use advance::{advance_by_compare_and_set, parse_value};
+pub use advance::{MAX_ADVANCE_VALUE, advance_by_compare_and_set, parse_value};
 pub use forward::{Call, Forward, Operation};
 pub use nesting::json_nesting;
 pub use url::{OptionValue, StoreUrl, redact};

@@ -102,8 +102,9 @@ pub async fn advance_past_the_headroom_is_refused_and_writes_nothing<S: Store + 
     pass()
 }
 
-/// A live value that is not a non-negative decimal is `NotACounter` and stays; a fixed
-/// floor whose sum overflows is refused before any I/O.
+/// A live value that is not a non-negative counter (the canonical decimal of an `i64`
+/// at least 0) is `NotACounter` and stays; a fixed floor whose sum overflows a `u64` is
+/// refused before any I/O.
 pub async fn advance_on_a_non_number_is_typed_error_and_keeps_value<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
@@ -111,7 +112,7 @@ pub async fn advance_on_a_non_number_is_typed_error_and_keeps_value<S: Store + '
         return skip("backend has neither atomic advance nor compare-and-set");
     }
     let (ns, store) = (cx.ns(), cx.store());
-    for bad in [&b"text"[..], b"-5", b"1.5", b""] {
+    for bad in [&b"text"[..], b"-5", b"1.5", b"", b"07", b"+5"] {
         put(store, &ns, "v", bad).await?;
         let result = store.advance(&ns, "v", step(1, 10, 0)).await;
         ensure!(
