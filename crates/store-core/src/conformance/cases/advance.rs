@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{concurrency::TASKS, must_get, pass, put, skip};
+use super::concurrency::race;
+use super::{must_get, pass, put, skip};
 use crate::conformance::{CaseResult, Ctx, ensure, ensure_eq};
 use crate::{Advance, Advanced, Error, Floor, Store};
 
@@ -213,20 +214,13 @@ pub async fn advance_races_admit_exactly_the_headroom<S: Store + 'static>(
         return skip("backend has neither atomic advance nor compare-and-set");
     }
     let ns = Arc::new(cx.ns());
-    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
-    let handles: Vec<_> = (0..TASKS)
-        .map(|i| {
-            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                let mut outcomes = Vec::new();
-                for _ in 0..20 {
-                    outcomes.push(store.advance(&ns, "budget", step(1, 100, 0)).await?);
-                }
-                Ok::<_, Error>(outcomes)
-            })
-        })
-        .collect();
+    let handles = race(&cx, &ns, move |store, ns, _| async move {
+        let mut outcomes = Vec::new();
+        for _ in 0..20 {
+            outcomes.push(store.advance(&ns, "budget", step(1, 100, 0)).await?);
+        }
+        Ok::<_, Error>(outcomes)
+    });
     let mut written = 0;
     let mut contended = 0;
     for handle in handles {

@@ -16,6 +16,32 @@ pub const INCRS_PER_TASK: usize = 100;
 /// Updates per task in the CAS race.
 pub const CAS_UPDATES_PER_TASK: usize = 10;
 
+/// Spawns `TASKS` tasks running `task(store, ns, i)`, task `i` on the subject's
+/// instance `i` (in turn), all released at once.
+pub(crate) fn race<S, T, F, Fut>(
+    cx: &Ctx<S>,
+    ns: &Arc<String>,
+    task: F,
+) -> Vec<tokio::task::JoinHandle<Result<T, Error>>>
+where
+    S: Store + 'static,
+    T: Send + 'static,
+    F: Fn(Arc<S>, Arc<String>, usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+{
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
+    (0..TASKS)
+        .map(|i| {
+            let run = task(cx.instance(i), ns.clone(), i);
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                run.await
+            })
+        })
+        .collect()
+}
+
 async fn join_all<T: Send + 'static>(
     handles: Vec<tokio::task::JoinHandle<Result<T, Error>>>,
 ) -> Result<Vec<T>, Failure> {
@@ -37,17 +63,10 @@ pub async fn if_absent_race_has_exactly_one_winner<S: Store + 'static>(
         return skip("backend does not declare compare_and_set");
     }
     let ns = Arc::new(cx.ns());
-    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
-    let handles = (0..TASKS)
-        .map(|i| {
-            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                let value = Bytes::from(format!("task-{i}"));
-                store.set(&ns, "lock", value, SetOptions::if_absent()).await
-            })
-        })
-        .collect();
+    let handles = race(&cx, &ns, move |store, ns, i| async move {
+        let value = Bytes::from(format!("task-{i}"));
+        store.set(&ns, "lock", value, SetOptions::if_absent()).await
+    });
     let outcomes = join_all(handles).await?;
     let winners: Vec<usize> = (0..TASKS).filter(|&i| outcomes[i].is_written()).collect();
     ensure_eq!(
@@ -83,20 +102,13 @@ pub async fn concurrent_incr_is_exact<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Ca
         return skip("backend does not declare atomic_incr");
     }
     let ns = Arc::new(cx.ns());
-    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
-    let handles = (0..TASKS)
-        .map(|i| {
-            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                let mut seen = Vec::with_capacity(INCRS_PER_TASK);
-                for _ in 0..INCRS_PER_TASK {
-                    seen.push(store.incr(&ns, "hits", 1, None).await?.value);
-                }
-                Ok(seen)
-            })
-        })
-        .collect();
+    let handles = race(&cx, &ns, move |store, ns, _| async move {
+        let mut seen = Vec::with_capacity(INCRS_PER_TASK);
+        for _ in 0..INCRS_PER_TASK {
+            seen.push(store.incr(&ns, "hits", 1, None).await?.value);
+        }
+        Ok(seen)
+    });
     let returned: Vec<i64> = join_all(handles).await?.into_iter().flatten().collect();
     let total = (TASKS * INCRS_PER_TASK) as i64;
     let distinct: BTreeSet<i64> = returned.iter().copied().collect();
@@ -122,20 +134,13 @@ pub async fn mixed_delta_incr_race_nets_exactly<S: Store + 'static>(cx: Arc<Ctx<
         return skip("backend does not declare atomic_incr");
     }
     let ns = Arc::new(cx.ns());
-    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
-    let handles = (0..TASKS)
-        .map(|i| {
-            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                for n in 0..INCRS_PER_TASK {
-                    let delta = if (n + i) % 2 == 0 { 3 } else { -1 };
-                    store.incr(&ns, "net", delta, None).await?;
-                }
-                Ok(())
-            })
-        })
-        .collect();
+    let handles = race(&cx, &ns, move |store, ns, i| async move {
+        for n in 0..INCRS_PER_TASK {
+            let delta = if (n + i) % 2 == 0 { 3 } else { -1 };
+            store.incr(&ns, "net", delta, None).await?;
+        }
+        Ok(())
+    });
     join_all(handles).await?;
     let expected: i64 = (0..TASKS)
         .flat_map(|i| (0..INCRS_PER_TASK).map(move |n| if (n + i) % 2 == 0 { 3 } else { -1 }))
@@ -162,17 +167,10 @@ pub async fn if_absent_race_on_an_expired_key_has_exactly_one_winner<S: Store + 
         .set(&ns, "lock", Bytes::from_static(b"old"), ttl)
         .await?;
     cx.outlive_short_ttl().await;
-    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
-    let handles = (0..TASKS)
-        .map(|i| {
-            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                let value = Bytes::from(format!("task-{i}"));
-                store.set(&ns, "lock", value, SetOptions::if_absent()).await
-            })
-        })
-        .collect();
+    let handles = race(&cx, &ns, move |store, ns, i| async move {
+        let value = Bytes::from(format!("task-{i}"));
+        store.set(&ns, "lock", value, SetOptions::if_absent()).await
+    });
     let outcomes = join_all(handles).await?;
     let winners = outcomes.iter().filter(|o| o.is_written()).count();
     ensure_eq!(
@@ -191,40 +189,33 @@ pub async fn cas_increment_loops_lose_no_update<S: Store + 'static>(cx: Arc<Ctx<
     }
     let ns = Arc::new(cx.ns());
     put(cx.store(), &ns, "n", b"0").await?;
-    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
-    let handles = (0..TASKS)
-        .map(|i| {
-            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                let mut conflicts = 0usize;
-                for _ in 0..CAS_UPDATES_PER_TASK {
-                    loop {
-                        let Some(entry) = store.get(&ns, "n").await? else {
-                            return Err(Error::Backend {
-                                message: "counter vanished".into(),
-                                source: None,
-                            });
-                        };
-                        let n: u64 = std::str::from_utf8(&entry.value)
-                            .ok()
-                            .and_then(|s| s.parse().ok())
-                            .ok_or_else(|| Error::Backend {
-                                message: format!("counter holds {:?}", entry.value),
-                                source: None,
-                            })?;
-                        let next = Bytes::from((n + 1).to_string());
-                        let opts = SetOptions::if_version(entry.version);
-                        match store.set(&ns, "n", next, opts).await? {
-                            SetOutcome::Written(_) => break,
-                            SetOutcome::Rejected { .. } => conflicts += 1,
-                        }
-                    }
+    let handles = race(&cx, &ns, move |store, ns, _| async move {
+        let mut conflicts = 0usize;
+        for _ in 0..CAS_UPDATES_PER_TASK {
+            loop {
+                let Some(entry) = store.get(&ns, "n").await? else {
+                    return Err(Error::Backend {
+                        message: "counter vanished".into(),
+                        source: None,
+                    });
+                };
+                let n: u64 = std::str::from_utf8(&entry.value)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| Error::Backend {
+                        message: format!("counter holds {:?}", entry.value),
+                        source: None,
+                    })?;
+                let next = Bytes::from((n + 1).to_string());
+                let opts = SetOptions::if_version(entry.version);
+                match store.set(&ns, "n", next, opts).await? {
+                    SetOutcome::Written(_) => break,
+                    SetOutcome::Rejected { .. } => conflicts += 1,
                 }
-                Ok(conflicts)
-            })
-        })
-        .collect();
+            }
+        }
+        Ok(conflicts)
+    });
     let conflicts: usize = join_all(handles).await?.into_iter().sum();
     let expected = (TASKS * CAS_UPDATES_PER_TASK).to_string();
     let entry = must_get(cx.store(), &ns, "n").await?;
@@ -245,19 +236,12 @@ pub async fn if_version_race_has_exactly_one_winner<S: Store + 'static>(
     }
     let ns = Arc::new(cx.ns());
     let version = put(cx.store(), &ns, "k", b"base").await?;
-    let start = Arc::new(tokio::sync::Barrier::new(TASKS));
-    let handles = (0..TASKS)
-        .map(|i| {
-            let (store, ns, start) = (cx.instance(i), ns.clone(), start.clone());
-            tokio::spawn(async move {
-                start.wait().await;
-                let value = Bytes::from(format!("task-{i}"));
-                store
-                    .set(&ns, "k", value, SetOptions::if_version(version))
-                    .await
-            })
-        })
-        .collect();
+    let handles = race(&cx, &ns, move |store, ns, i| async move {
+        let value = Bytes::from(format!("task-{i}"));
+        store
+            .set(&ns, "k", value, SetOptions::if_version(version))
+            .await
+    });
     let outcomes = join_all(handles).await?;
     let winners: Vec<usize> = (0..TASKS).filter(|&i| outcomes[i].is_written()).collect();
     ensure_eq!(
