@@ -84,9 +84,11 @@ impl Leases {
             lease.window_end = out.expires_at;
             lease.exhausted = counter >= quota.limit();
         }
+        // `now` was read before any request: a window never has more than itself left.
         let reset_after = lease
             .window_end
-            .map_or(quota.window(), |end| end.saturating_duration_since(now));
+            .map_or(quota.window(), |end| end.saturating_duration_since(now))
+            .min(quota.window());
         let allowed = lease.left >= n;
         if allowed {
             lease.left -= n;

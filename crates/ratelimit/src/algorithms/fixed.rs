@@ -22,9 +22,11 @@ pub(crate) fn check<'a, S: Store>(
     async move {
         let out = store.incr(ns, key, n as i64, Some(quota.window())).await?;
         let count = out.value.max(0) as u64;
+        // `now` was read before the request: a window never has more than itself left.
         let reset_after = out
             .expires_at
-            .map_or(quota.window(), |at| at.saturating_duration_since(now));
+            .map_or(quota.window(), |at| at.saturating_duration_since(now))
+            .min(quota.window());
         Ok(window_decision(quota, count, reset_after))
     }
 }
