@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use store_core::conformance::{Subject, run_all};
 use store_core::{
-    Bytes, Capabilities, Condition, Cursor, DeleteCondition, Entry, IncrOutcome, ListPage,
-    ManualClock, Result, SetOptions, SetOutcome, Store,
+    Advance, Advanced, Bytes, Capabilities, Clock, Condition, Cursor, DeleteCondition, Entry,
+    Floor, IncrOutcome, ListPage, ManualClock, Result, SetOptions, SetOutcome, Store,
 };
 use store_memory::MemoryStore;
 
@@ -37,6 +37,20 @@ enum Bug {
     /// `list` hands the rest of the walk to the caller inside the cursor and trusts it
     /// when it comes back: an edited cursor lists keys that were never written.
     CursorCarriesKeys,
+    /// `clear` removes one page of keys and stops.
+    ClearOnePage,
+    /// `advance` as get-then-set: not atomic, though the capability says it is.
+    AdvanceReadThenWrite,
+    /// `advance` adds to the current value without raising it to the floor.
+    AdvanceIgnoresFloor,
+    /// `advance` writes even past the headroom.
+    AdvanceIgnoresHeadroom,
+    /// `advance` drops its TTL.
+    AdvanceDropsTtl,
+    /// `advance`'s clock floor is an hour off.
+    AdvanceSkewedClock,
+    /// `advance` reads `07` as 7.
+    AdvanceLenientNumbers,
     /// `incr` as get-then-set under a lock of the instance: exact among tasks sharing
     /// one connection, lost updates between instances.
     InstanceLockedIncr,
@@ -50,6 +64,8 @@ struct Broken {
     written: Arc<Mutex<HashMap<(String, String), ()>>>,
     /// For `InstanceLockedIncr`: this instance's own lock.
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// The memory store's clock, for the bugs that compute a clock floor themselves.
+    clock: ManualClock,
 }
 
 impl Broken {
@@ -212,9 +228,94 @@ impl Store for Broken {
         }
     }
 
+    async fn advance(&self, ns: &str, key: &str, advance: Advance) -> Result<Advanced> {
+        let (ns, key) = self.ns(ns, key);
+        let (ns, key) = (ns.as_str(), key.as_str());
+        let floor = |advance: &Advance| match advance.floor {
+            Floor::Value(value) => value,
+            Floor::Clock => self.clock.now_micros(),
+        };
+        match self.bug {
+            Bug::AdvanceReadThenWrite => {
+                let base = floor(&advance);
+                let current = match self.inner.get(ns, key).await? {
+                    Some(entry) => Some(store_core::raw::parse_value(&entry.value)?),
+                    None => None,
+                };
+                tokio::task::yield_now().await;
+                let (start, new) = advance.apply(current, base);
+                if let Some(new) = new {
+                    let value = Bytes::from(new.to_string());
+                    let opts = SetOptions::always().with_ttl_opt(advance.ttl);
+                    self.inner.set(ns, key, value, opts).await?;
+                }
+                Ok(Advanced {
+                    written: new.is_some(),
+                    value: new.unwrap_or(start),
+                    floor: base,
+                    contended: false,
+                })
+            }
+            Bug::AdvanceIgnoresFloor => {
+                let base = floor(&advance);
+                let shifted = Advance {
+                    floor: Floor::Value(0),
+                    headroom: base.saturating_add(advance.headroom),
+                    ..advance
+                };
+                let mut done = self.inner.advance(ns, key, shifted).await?;
+                done.floor = base;
+                Ok(done)
+            }
+            Bug::AdvanceIgnoresHeadroom => {
+                let always = Advance {
+                    headroom: advance.headroom.max(advance.delta).saturating_mul(1000),
+                    ..advance
+                };
+                self.inner.advance(ns, key, always).await
+            }
+            Bug::AdvanceDropsTtl => {
+                let no_ttl = Advance {
+                    ttl: None,
+                    ..advance
+                };
+                self.inner.advance(ns, key, no_ttl).await
+            }
+            Bug::AdvanceSkewedClock if advance.floor == Floor::Clock => {
+                let hour_off = floor(&advance) + 3_600_000_000;
+                let skewed = Advance {
+                    floor: Floor::Value(hour_off),
+                    ..advance
+                };
+                self.inner.advance(ns, key, skewed).await
+            }
+            Bug::AdvanceLenientNumbers => {
+                if let Some(entry) = self.inner.get(ns, key).await? {
+                    let text = String::from_utf8_lossy(&entry.value).into_owned();
+                    if let Ok(n) = text.parse::<u64>() {
+                        let canonical = Bytes::from(n.to_string());
+                        self.inner
+                            .set(ns, key, canonical, SetOptions::always())
+                            .await?;
+                    }
+                }
+                self.inner.advance(ns, key, advance).await
+            }
+            _ => self.inner.advance(ns, key, advance).await,
+        }
+    }
+
     async fn clear(&self, ns: &str, prefix: &str) -> Result<u64> {
         match self.bug {
             Bug::ClearIgnoresPrefix => self.inner.clear(ns, "").await,
+            Bug::ClearOnePage => {
+                let page = self.list(ns, prefix, None, 100).await?;
+                let mut removed = 0;
+                for key in &page.keys {
+                    removed += u64::from(self.delete(ns, key, DeleteCondition::Always).await?);
+                }
+                Ok(removed)
+            }
             // The contract's provided `clear`, over this store's `list` and `delete`.
             _ => {
                 let mut removed = 0;
@@ -245,11 +346,13 @@ async fn failures_with(bug: Bug, instances: usize) -> Vec<String> {
         let clock = ManualClock::starting_now();
         let inner = MemoryStore::builder().clock(clock.clone()).build();
         let written = Arc::default();
+        let store_clock = clock.clone();
         let mut stores = (0..instances).map(|_| Broken {
             inner: inner.clone(),
             bug,
             written: Arc::clone(&written),
             lock: Arc::default(),
+            clock: store_clock.clone(),
         });
         let main = stores.next().expect("at least one instance");
         Subject::with_manual_clock(main, clock).with_instances(stores)
@@ -369,6 +472,54 @@ async fn a_clear_that_ignores_its_prefix_is_caught() {
         ],
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_clear_that_stops_after_one_page_is_caught() {
+    assert_caught(
+        Bug::ClearOnePage,
+        &["clear::clear_counts_live_keys_across_pages"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broken_advances_are_caught() {
+    for (bug, cases) in [
+        (
+            Bug::AdvanceReadThenWrite,
+            &["advance::advance_races_admit_exactly_the_headroom"][..],
+        ),
+        (
+            Bug::AdvanceIgnoresFloor,
+            &[
+                "advance::advance_raises_to_the_floor_then_adds",
+                "properties::model_based_random_operations",
+            ],
+        ),
+        (
+            Bug::AdvanceIgnoresHeadroom,
+            &[
+                "advance::advance_past_the_headroom_is_refused_and_writes_nothing",
+                "advance::advance_races_admit_exactly_the_headroom",
+                "properties::model_based_random_operations",
+            ],
+        ),
+        (
+            Bug::AdvanceDropsTtl,
+            &["advance::advance_sets_its_ttl_on_every_write"],
+        ),
+        (
+            Bug::AdvanceSkewedClock,
+            &["advance::advance_with_the_clock_floor_reads_the_current_time"],
+        ),
+        (
+            Bug::AdvanceLenientNumbers,
+            &["advance::advance_on_a_non_number_is_typed_error_and_keeps_value"],
+        ),
+    ] {
+        assert_caught(bug, cases).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
