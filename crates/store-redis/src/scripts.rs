@@ -113,14 +113,17 @@ return new
 /// range).
 ///
 /// Every number stays at or below 2^53, where doubles are exact: the client checks a
-/// fixed floor and the sizes it sends, the script the stored value and the sums.
+/// fixed floor and the headroom it sends, the script the stored value and the sums.
+/// `TIME` is read once at most: a clock floor's reading also dates the expiry.
 pub(crate) const ADVANCE: &str = r#"
 local key = KEYS[1]
 local limit = 9007199254740992
+local now_ms
 local floor
 if ARGV[3] == '' then
   local t = redis.call('TIME')
   floor = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  now_ms = math.floor(floor / 1000)
 else
   floor = tonumber(ARGV[3])
 end
@@ -136,8 +139,7 @@ if cur then
   if value > start then start = value end
 end
 local new = start + tonumber(ARGV[1])
-local ceiling = floor + tonumber(ARGV[2])
-if new > ceiling then
+if new > floor + tonumber(ARGV[2]) then
   return {0, string.format('%.0f', start), string.format('%.0f', floor)}
 end
 if new > limit then return 3 end
@@ -145,8 +147,11 @@ local text = string.format('%.0f', new)
 if ARGV[5] == '' then
   redis.call('SET', key, '\1' .. ARGV[4] .. '\0\0\0\0\0\0\0\0' .. text)
 else
-  local now = redis.call('TIME')
-  local exp = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[5])
+  if not now_ms then
+    local t = redis.call('TIME')
+    now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  local exp = now_ms + tonumber(ARGV[5])
   local header = struct.pack('>I4I4', math.floor(exp / 4294967296), exp % 4294967296)
   redis.call('SET', key, '\1' .. ARGV[4] .. header .. text, 'PXAT', string.format('%.0f', exp))
 end
