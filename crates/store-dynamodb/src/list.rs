@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, KeysAndAttributes, 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use store_core::raw::validate;
+use store_core::raw::{check_deferred_keys, take_deferred, validate};
 use store_core::{Cursor, Error, ListPage, Result, Timestamp};
 
 use crate::layout::{PartitionValue, TableLayout};
@@ -51,13 +51,7 @@ impl DynamoStore {
             }
             None => ListState::default(),
         };
-        let take = state.pending.len().min(limit);
-        let mut once = HashSet::new();
-        let deferred: Vec<String> = state
-            .pending
-            .drain(..take)
-            .filter(|key| once.insert(key.clone()))
-            .collect();
+        let deferred = take_deferred(&mut state.pending, limit);
         // Keys carried by a cursor are the caller's text, not the table's: hand out only
         // those that are live (one `BatchGetItem`), so an edited cursor can never make
         // `list` return a key that was never written.
@@ -366,11 +360,7 @@ impl ListState {
                 "this cursor {what}: it was edited or belongs to another list call"
             )))
         };
-        for key in &self.pending {
-            if !key.starts_with(prefix) || validate::validate_key(key, max_key_len).is_err() {
-                return forged("carries a key outside the walk");
-            }
-        }
+        check_deferred_keys(&self.pending, prefix, max_key_len)?;
         if self.finished {
             return Ok(());
         }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fred::types::config::Server;
-use store_core::raw::validate;
+use store_core::raw::{check_deferred_keys, take_deferred, validate};
 use store_core::{Cursor, Error, ListPage, Result};
 
 use crate::RedisStore;
@@ -41,17 +41,7 @@ impl RedisStore {
                 let state = WalkState::decode(cursor)?;
                 // A cursor travels through callers: every key it carries must be one this
                 // walk could have found.
-                for key in &state.pending {
-                    if !key.starts_with(prefix)
-                        || validate::validate_key(key, self.capabilities.max_key_len).is_err()
-                    {
-                        return Err(Error::InvalidCursor(
-                            "this cursor carries a key outside the walk: it was edited or \
-                             belongs to another list call"
-                                .into(),
-                        ));
-                    }
-                }
+                check_deferred_keys(&state.pending, prefix, self.capabilities.max_key_len)?;
                 state
             }
             None => WalkState {
@@ -73,13 +63,7 @@ impl RedisStore {
                     )
                 })?
         };
-        let take = state.pending.len().min(limit);
-        let mut once = HashSet::new();
-        let deferred: Vec<String> = state
-            .pending
-            .drain(..take)
-            .filter(|key| once.insert(key.clone()))
-            .collect();
+        let deferred = take_deferred(&mut state.pending, limit);
         let mut seen: HashSet<String> = deferred.iter().chain(&state.pending).cloned().collect();
         // Keys carried by a cursor are the caller's text, not the server's: hand out only
         // those that exist (one pipelined `EXISTS` each), so an edited cursor can never

@@ -12,12 +12,14 @@
 //! `docs/BACKENDS.md` in the repository is the recipe that uses them.
 
 mod advance;
+mod deferred;
 mod forward;
 mod nesting;
 mod url;
 pub mod validate;
 
 pub use advance::{MAX_ADVANCE_VALUE, advance_by_compare_and_set, parse_value};
+pub use deferred::{check_deferred_keys, take_deferred};
 pub use forward::{Call, Forward, Operation};
 pub use nesting::json_nesting;
 pub use url::{OptionValue, StoreUrl, redact};
