@@ -139,8 +139,7 @@ pub(crate) fn state_keys(key: &str, policy: Policy, now: Timestamp) -> Vec<Strin
     match policy.algorithm {
         Algorithm::FixedWindow | Algorithm::Gcra => vec![key.to_owned()],
         Algorithm::SlidingWindow => {
-            let window = millis(policy.quota.window()).max(1);
-            let index = now.as_millis() / window;
+            let index = sliding::Position::of(policy.quota, now).index;
             vec![
                 window_key(key, index),
                 window_key(key, index.saturating_sub(1)),

@@ -24,27 +24,21 @@ pub(crate) fn check<'a, S: Store>(
     now: Timestamp,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
-        let window = millis(quota.window()).max(1);
-        let now = now.as_millis();
-        let index = now / window;
-        let elapsed = now % window;
+        let at = Position::of(quota, now);
         let current = store
             .incr(
                 ns,
-                &window_key(key, index),
+                &window_key(key, at.index),
                 n as i64,
                 Some(quota.window() * 2),
             )
             .await?
             .value
             .max(0) as u64;
-        let previous = match index.checked_sub(1) {
-            Some(before) => {
-                closed_count(store, ns, &window_key(key, before), cache, Remember::Yes).await?
-            }
-            None => 0,
-        };
-        Ok(sliding_decision(quota, current, previous, elapsed, window))
+        let previous = previous_count(store, ns, key, at, cache, Remember::Yes).await?;
+        Ok(sliding_decision(
+            quota, current, previous, at.elapsed, at.window,
+        ))
     }
 }
 
@@ -82,6 +76,48 @@ pub(crate) fn sliding_decision(
         retry_after,
         degraded: false,
         contended: false,
+    }
+}
+
+/// Where a moment falls among a quota's epoch-aligned windows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Position {
+    /// The window's length in ms (at least 1).
+    pub(crate) window: u64,
+    /// The window's number since the epoch.
+    pub(crate) index: u64,
+    /// Ms since the window began.
+    pub(crate) elapsed: u64,
+}
+
+impl Position {
+    pub(crate) fn of(quota: Quota, now: Timestamp) -> Self {
+        let window = millis(quota.window()).max(1);
+        let now = now.as_millis();
+        Position {
+            window,
+            index: now / window,
+            elapsed: now % window,
+        }
+    }
+}
+
+/// The final count of the window before `at` (0 before the first window).
+fn previous_count<'a, S: Store>(
+    store: &'a S,
+    ns: &'a str,
+    key: &'a str,
+    at: Position,
+    cache: Option<&'a Cache<String, u64>>,
+    remember: Remember,
+) -> impl Future<Output = Result<u64>> + Send + 'a {
+    async move {
+        match at.index.checked_sub(1) {
+            Some(before) => {
+                closed_count(store, ns, &window_key(key, before), cache, remember).await
+            }
+            None => Ok(0),
+        }
     }
 }
 
@@ -126,24 +162,11 @@ pub(crate) fn status<'a, S: Store>(
     now: Timestamp,
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
-        let window = millis(quota.window()).max(1);
-        let now = now.as_millis();
-        let index = now / window;
-        let current = read_count(store, ns, &window_key(key, index)).await?;
-        let previous = match index.checked_sub(1) {
-            Some(before) => {
-                closed_count(store, ns, &window_key(key, before), cache, Remember::No).await?
-            }
-            None => 0,
-        };
-        Ok(sliding_decision(
-            quota,
-            current.saturating_add(1),
-            previous,
-            now % window,
-            window,
-        )
-        .unspent())
+        let at = Position::of(quota, now);
+        let current = read_count(store, ns, &window_key(key, at.index)).await?;
+        let previous = previous_count(store, ns, key, at, cache, Remember::No).await?;
+        let one_more = current.saturating_add(1);
+        Ok(sliding_decision(quota, one_more, previous, at.elapsed, at.window).unspent())
     }
 }
 
@@ -159,10 +182,10 @@ pub(crate) fn cooldown<'a, S: Store>(
 ) -> impl Future<Output = Result<()>> + Send + 'a {
     async move {
         let full = Bytes::from(quota.limit().to_string());
-        let window = millis(quota.window()).max(1);
+        let Position { window, index, .. } = Position::of(quota, now);
         let now = now.as_millis();
         let last = now.saturating_add(millis(pause)) / window;
-        for index in (now / window)..=last.min(now / window + 256) {
+        for index in index..=last.min(index + 256) {
             // Live until the end of the window after it, like a counter `incr` made.
             let ttl = Duration::from_millis((index + 2) * window - now);
             store
