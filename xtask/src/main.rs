@@ -7,8 +7,9 @@
 //! cargo xtask doc      rustdoc with warnings as errors
 //! cargo xtask deny     cargo-deny (offline against ../shared/advisory-db when present)
 //! cargo xtask bench    every crate's benchmarks (starts the services they need)
-//! cargo xtask services up|down   real test servers (Redis standalone + cluster) on
-//!                                free loopback ports, for a development session
+//! cargo xtask services up|down   real test servers (Redis standalone, cluster and TLS,
+//!                                DynamoDB Local) on free loopback ports, for a
+//!                                development session
 //! ```
 //!
 //! Missing tools (cargo-nextest, cargo-deny) are installed with `cargo install --locked`.
