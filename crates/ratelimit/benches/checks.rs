@@ -8,6 +8,8 @@
 //!   the ceiling of any check that needs a script to be atomic. Twice: with
 //!   client and server sharing the machine's cores, then with the server on cores of
 //!   its own (`CoreSplit`), as in a deployment.
+//! - Hot key: each algorithm with 128 tasks checking one key vs 128 tasks on 128 keys
+//!   (one each), checks/s and the 99th-percentile latency of a check.
 //! - Memory: the fixed-window and GCRA limiters on `MemoryStore` vs governor's keyed
 //!   limiter (itself GCRA), single-threaded, 1000 keys.
 
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 use ratelimit::{Policy, Quota, RateLimiter};
 use store_core::testing::CoreSplit;
 use store_core::{SharedStore, StoreExt};
-use store_redis::fred::interfaces::{KeysInterface, LuaInterface};
+use store_redis::testing::RawClient;
 use store_redis::{RedisStore, RedisStoreBuilder};
 
 const ROUND: Duration = Duration::from_millis(1000);
@@ -69,7 +71,8 @@ async fn throughput(op: Op, raw: &RedisStore, tasks: usize) -> f64 {
     let deadline = Instant::now() + ROUND;
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
-            let (op, raw, done) = (op.clone(), raw.clone(), done.clone());
+            let (op, done) = (op.clone(), done.clone());
+            let raw = RawClient::of(raw);
             tokio::spawn(async move {
                 let mut i = t * 7919;
                 while Instant::now() < deadline {
@@ -77,15 +80,14 @@ async fn throughput(op: Op, raw: &RedisStore, tasks: usize) -> f64 {
                     let raw_key = || format!("{PREFIX}raw:{key}");
                     match &op {
                         Op::Check(l) => drop(black_box(l.check("api", &key).await.expect("check"))),
-                        Op::Incr => drop(black_box(
-                            raw.client().incr::<i64, _>(raw_key()).await.expect("INCR"),
-                        )),
-                        Op::BareScript(sha) => drop(black_box(
-                            raw.client()
-                                .evalsha::<i64, _, _, _>(sha.as_ref(), raw_key(), ())
-                                .await
-                                .expect("EVALSHA"),
-                        )),
+                        Op::Incr => raw
+                            .command(&[b"INCR", raw_key().as_bytes()])
+                            .await
+                            .expect("INCR"),
+                        Op::BareScript(sha) => raw
+                            .command(&[b"EVALSHA", sha.as_bytes(), b"1", raw_key().as_bytes()])
+                            .await
+                            .expect("EVALSHA"),
                     }
                     i += 1;
                     done.fetch_add(1, Ordering::Relaxed);
@@ -135,6 +137,78 @@ async fn redis_table(store: &RedisStore, bare_script: &Arc<str>, placement: &str
         rows(algorithm, Op::Check(Arc::new(limiter)), store).await;
     }
     rows("bare EVALSHA", Op::BareScript(bare_script.clone()), store).await;
+}
+
+/// Checks/s and p99 latency of `tasks` tasks checking for one `ROUND`, task `t` on key
+/// `client-{t % keys}`.
+async fn latencies(
+    limiter: Arc<RateLimiter<SharedStore>>,
+    tasks: usize,
+    keys: usize,
+) -> (f64, Duration) {
+    let deadline = Instant::now() + ROUND;
+    let started = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                let key = format!("client-{}", t % keys);
+                let mut took = Vec::new();
+                while Instant::now() < deadline {
+                    let at = Instant::now();
+                    black_box(limiter.check("api", &key).await.expect("check"));
+                    took.push(at.elapsed());
+                }
+                took
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.expect("bench task"));
+    }
+    let rate = all.len() as f64 / started.elapsed().as_secs_f64();
+    all.sort();
+    (rate, all[all.len() * 99 / 100])
+}
+
+/// 128 tasks on one key against 128 tasks on 128 keys, for each algorithm.
+#[allow(clippy::print_stdout)]
+async fn hot_key_table(store: &RedisStore) {
+    const TASKS: usize = 128;
+    println!(
+        "
+hot key: {TASKS} tasks on 1 key vs on {TASKS} keys (checks/s, p99; median of {ROUNDS} rounds)"
+    );
+    println!("check              1 key/s    p99 ms   {TASKS} keys/s    p99 ms    ratio");
+    for algorithm in ["fixed window", "sliding window", "gcra", "fixed leased 50"] {
+        let limiter = Arc::new(
+            RateLimiter::builder(
+                store.clone().into_shared(),
+                &format!("bench-hot-{}", fastrand::u32(..)),
+            )
+            .default_policy(policy(algorithm))
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("limiter"),
+        );
+        latencies(limiter.clone(), TASKS, TASKS).await;
+        let (mut one, mut many) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            one.push(latencies(limiter.clone(), TASKS, 1).await);
+            many.push(latencies(limiter.clone(), TASKS, TASKS).await);
+        }
+        let pick = |v: Vec<(f64, Duration)>| {
+            let rate = median(v.iter().map(|r| r.0).collect());
+            let p99 = median(v.iter().map(|r| r.1.as_secs_f64() * 1000.0).collect());
+            (rate, p99)
+        };
+        let ((one, one_p99), (many, many_p99)) = (pick(one), pick(many));
+        println!(
+            "{algorithm:<17} {one:>9.0} {one_p99:>9.2} {many:>12.0} {many_p99:>9.2} {:>7.2}x",
+            one / many
+        );
+    }
 }
 
 #[allow(clippy::print_stdout)]
@@ -196,27 +270,39 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(async {
-        let store = RedisStoreBuilder::from_url(&url)
-            .expect("a valid Redis URL")
-            .key_prefix(PREFIX)
-            .build()
-            .await
-            .expect("connect");
-        store_redis::testing::purge_key_prefix(&store)
-            .await
-            .expect("remove a previous run's keys");
-        println!(
-            "\nRedis at {url} (checks/s, median of {ROUNDS} alternating rounds of {} ms)",
-            ROUND.as_millis()
-        );
-        let bare_script: Arc<str> = store
-            .client()
-            .script_load::<String, _>("return 1")
-            .await
-            .expect("SCRIPT LOAD")
-            .into();
-        redis_table(&store, &bare_script, "shared cores").await;
+    // Every row on redis-rs (the default client), then the table again on fred.
+    for client in ["redis-rs", "fred"] {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}client={client}");
+        rt.block_on(redis_rows(&url, client == "redis-rs"));
+    }
+}
+
+#[allow(clippy::print_stdout)]
+async fn redis_rows(url: &str, all: bool) {
+    let store = RedisStoreBuilder::from_url(url)
+        .expect("a valid Redis URL")
+        .key_prefix(PREFIX)
+        .build()
+        .await
+        .expect("connect");
+    store_redis::testing::purge_key_prefix(&store)
+        .await
+        .expect("remove a previous run's keys");
+    println!(
+        "\nRedis at {url}, client {} (checks/s, median of {ROUNDS} alternating rounds of {} ms)",
+        store.client_library(),
+        ROUND.as_millis()
+    );
+    let sha = store_redis::testing::raw_command(&store, &["SCRIPT", "LOAD", "return 1"])
+        .await
+        .expect("SCRIPT LOAD")
+        .into_bytes()
+        .expect("a SHA");
+    let bare_script: Arc<str> = String::from_utf8_lossy(&sha).into();
+    redis_table(&store, &bare_script, "shared cores").await;
+    if all {
+        hot_key_table(&store).await;
         // The same rows with the server on cores of its own, as in any deployment.
         match CoreSplit::for_server(store_redis::testing::local_server_pid(&store).await) {
             Ok(_split) => {
@@ -225,8 +311,8 @@ fn main() {
             }
             Err(why) => println!("\n(no separate-core rows: {why})"),
         }
-        store_redis::testing::purge_key_prefix(&store)
-            .await
-            .expect("remove this run's keys");
-    });
+    }
+    store_redis::testing::purge_key_prefix(&store)
+        .await
+        .expect("remove this run's keys");
 }

@@ -1,7 +1,7 @@
 //! `cargo bench -p store-redis` (after `cargo xtask services up`, or via
-//! `cargo xtask bench`): throughput of each store operation next to the raw fred command
-//! it is compared with, on the same Redis and the same connection, in the same run, at
-//! concurrency 1 and 32. Rounds alternate store and raw runs; medians are compared.
+//! `cargo xtask bench`): throughput of each store operation next to the raw command it
+//! is compared with, sent by the same client library on the same connection, in the same
+//! run, at concurrency 1 and 32; once on redis-rs, once on fred. Rounds alternate store and raw runs; medians are compared.
 //! Twice: with client and server sharing the machine's cores, then with the server on
 //! cores of its own (`CoreSplit`), as in a deployment.
 
@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use fred::interfaces::KeysInterface;
 use store_core::testing::CoreSplit;
 use store_core::{Bytes, SetOptions, Store, Version};
-use store_redis::fred;
+use store_redis::testing::RawClient;
 use store_redis::{RedisStore, RedisStoreBuilder};
 
 const KEYS: usize = 1000;
@@ -105,22 +104,19 @@ async fn store_op(
     }
 }
 
-async fn raw_op(store: &RedisStore, op: Op, i: usize, value: &Bytes) {
-    let client = store.client();
+async fn raw_op(client: &RawClient, op: Op, i: usize, value: &Bytes) {
     let key = format!("{PREFIX}raw:k{}", i % KEYS);
     match op {
-        Op::Get => drop(client.get::<Option<Bytes>, _>(key).await.expect("GET")),
-        Op::Set | Op::CondSet | Op::CasSet => client
-            .set::<(), _, _>(key, value.clone(), None, None, false)
-            .await
-            .expect("SET"),
-        Op::Incr => drop(
-            client
-                .incr::<i64, _>(format!("{PREFIX}raw:c{}", i % KEYS))
-                .await
-                .expect("INCR"),
-        ),
+        Op::Get => client.command(&[b"GET", key.as_bytes()]).await,
+        Op::Set | Op::CondSet | Op::CasSet => {
+            client.command(&[b"SET", key.as_bytes(), value]).await
+        }
+        Op::Incr => {
+            let key = format!("{PREFIX}raw:c{}", i % KEYS);
+            client.command(&[b"INCR", key.as_bytes()]).await
+        }
     }
+    .expect("raw command");
 }
 
 /// Operations per second with `tasks` concurrent tasks for one round.
@@ -131,13 +127,14 @@ async fn throughput(store: &RedisStore, raw: bool, op: Op, tasks: usize) -> f64 
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
             let (store, done, value) = (store.clone(), done.clone(), value.clone());
+            let raw_client = RawClient::of(&store);
             tokio::spawn(async move {
                 let mut i = t * 7919;
                 let owned = format!("owned-{t}");
                 let mut version = None;
                 while Instant::now() < deadline {
                     if raw {
-                        raw_op(&store, op, i, &value).await;
+                        raw_op(&raw_client, op, i, &value).await;
                     } else {
                         store_op(&store, op, i, &value, &owned, &mut version).await;
                     }
@@ -200,33 +197,40 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(async {
-        let store = RedisStoreBuilder::from_url(&url)
-            .expect("a valid Redis URL")
-            .key_prefix(PREFIX)
-            .build()
-            .await
-            .expect("connect");
-        store_redis::testing::purge_key_prefix(&store)
-            .await
-            .expect("remove a previous run's keys");
-        // Warm up: scripts loaded, keys present.
-        for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
-            throughput(&store, false, op, 8).await;
-            throughput(&store, true, op, 8).await;
-        }
-        println!(
-            "store-redis vs raw fred on {url} (ops/s, median of {ROUNDS} rounds of {} ms)",
-            ROUND.as_millis()
-        );
-        table(&store, "shared cores").await;
-        // The same rows with the server on cores of its own, as in any deployment.
-        match CoreSplit::for_server(store_redis::testing::local_server_pid(&store).await) {
-            Ok(_split) => table(&store, "client core 0, redis-server the others").await,
-            Err(why) => println!("\n(no separate-core rows: {why})"),
-        }
-        store_redis::testing::purge_key_prefix(&store)
-            .await
-            .expect("remove this run's keys");
-    });
+    for client in ["redis-rs", "fred"] {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}client={client}");
+        rt.block_on(client_tables(&url, client));
+    }
+}
+
+#[allow(clippy::print_stdout)]
+async fn client_tables(url: &str, client: &str) {
+    let store = RedisStoreBuilder::from_url(url)
+        .expect("a valid Redis URL")
+        .key_prefix(PREFIX)
+        .build()
+        .await
+        .expect("connect");
+    store_redis::testing::purge_key_prefix(&store)
+        .await
+        .expect("remove a previous run's keys");
+    // Warm up: scripts loaded, keys present.
+    for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
+        throughput(&store, false, op, 8).await;
+        throughput(&store, true, op, 8).await;
+    }
+    println!(
+        "\nstore-redis on {client} vs raw {client} commands, {url} (ops/s, median of {ROUNDS} rounds of {} ms)",
+        ROUND.as_millis()
+    );
+    table(&store, "shared cores").await;
+    // The same rows with the server on cores of its own, as in any deployment.
+    match CoreSplit::for_server(store_redis::testing::local_server_pid(&store).await) {
+        Ok(_split) => table(&store, "client core 0, redis-server the others").await,
+        Err(why) => println!("\n(no separate-core rows: {why})"),
+    }
+    store_redis::testing::purge_key_prefix(&store)
+        .await
+        .expect("remove this run's keys");
 }

@@ -1,25 +1,89 @@
-//! Options, the builder, URL parsing and connecting.
+//! Options, the builder, URL parsing and connecting, on either client library.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use fred::clients::Client;
-use fred::interfaces::ClientLike;
-use fred::types::Builder;
-use fred::types::config::{Config, ReconnectPolicy};
 use store_core::raw::StoreUrl;
 use store_core::{Delivery, Error, Result, StoreBuilder};
 
-use crate::error::from_fred;
+use crate::client::Commands;
 use crate::store::{RedisStore, Settings};
 
-enum Source {
-    Config(Box<Config>),
-    Client(Box<Client>),
+/// The client library a store sends its commands through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientLibrary {
+    /// redis-rs (the `redis` crate, feature `redis-rs`, the default).
+    RedisRs,
+    /// fred (feature `fred`).
+    Fred,
 }
 
-/// Builds a [`RedisStore`] from a URL, a fred `Config`, or a fred `Client` you already
-/// have.
+impl ClientLibrary {
+    /// redis-rs when compiled in, else fred.
+    pub const DEFAULT: ClientLibrary = if cfg!(feature = "redis-rs") {
+        ClientLibrary::RedisRs
+    } else {
+        ClientLibrary::Fred
+    };
+
+    fn parse(name: &str) -> Result<Self> {
+        match name {
+            "redis-rs" if cfg!(feature = "redis-rs") => Ok(ClientLibrary::RedisRs),
+            "fred" if cfg!(feature = "fred") => Ok(ClientLibrary::Fred),
+            "redis-rs" | "fred" => Err(Error::Misconfigured(format!(
+                "redis:// option `client={name}`: enable the `{name}` feature of store-redis"
+            ))),
+            other => Err(Error::Misconfigured(format!(
+                "redis:// option `client`: `{other}` is not a client library (valid: \
+                 redis-rs, fred)"
+            ))),
+        }
+    }
+}
+
+/// A URL, read: what either client needs to connect.
+#[derive(Clone)]
+#[cfg_attr(not(feature = "redis-rs"), allow(dead_code))]
+struct Endpoint {
+    client: ClientLibrary,
+    cluster: bool,
+    tls: bool,
+    /// `[user:password@]`, empty without credentials.
+    userinfo: String,
+    /// Every `host:port` given (the seed nodes of a cluster).
+    hosts: Vec<String>,
+    /// `/db` or empty.
+    path: String,
+}
+
+#[cfg_attr(not(feature = "redis-rs"), allow(dead_code))]
+impl Endpoint {
+    /// The URL of `host` with the credentials, for the client library.
+    fn node_url(&self, host: &str, tls: bool) -> String {
+        let scheme = if tls { "rediss" } else { "redis" };
+        format!("{scheme}://{}{host}{}", self.userinfo, self.path)
+    }
+}
+
+enum Source {
+    Url(Endpoint),
+    #[cfg(feature = "fred")]
+    FredConfig(Box<fred::types::config::Config>),
+    #[cfg(feature = "fred")]
+    FredClient(Box<fred::clients::Client>),
+    #[cfg(feature = "redis-rs")]
+    RedisClient(Box<redis::Client>),
+    #[cfg(feature = "redis-rs")]
+    RedisCluster(Box<redis::cluster::ClusterClient>),
+    #[cfg(feature = "redis-rs")]
+    Connection(crate::RedisRsConnection),
+}
+
+/// Builds a [`RedisStore`] from a URL, or around a client you already have: a redis-rs
+/// `Client`, `ClusterClient`, `ConnectionManager` or cluster connection, or a fred
+/// `Config` or `Client`.
 ///
 /// ```no_run
 /// # async fn demo() -> store_core::Result<()> {
@@ -36,9 +100,10 @@ enum Source {
 /// `tls`), `redis-cluster://host:port,host:port,...` and `rediss-cluster://...` (or
 /// `redis-cluster://host:port?node=host:port&node=...`). Query options:
 /// `key_prefix`, `command_timeout_ms`, `connect_timeout_ms`, `max_value_size`,
-/// `scan_count`, `node` on cluster URLs and `tls_ca_file` (a PEM file of the CA
-/// certificates to trust instead of the system's) on `rediss` URLs; any other option is
-/// refused (see [`StoreUrl`] for the shared rules).
+/// `scan_count`, `client` (`redis-rs`, the default, or `fred`), `node` on cluster URLs
+/// and `tls_ca_file` (a PEM file of the CA certificates to trust instead of the
+/// system's) on `rediss` URLs; any other option is refused (see [`StoreUrl`] for the
+/// shared rules). The same URL gives the same store on either client.
 pub struct RedisStoreBuilder {
     source: Source,
     settings: Settings,
@@ -53,8 +118,17 @@ pub struct RedisStoreBuilder {
 impl fmt::Debug for RedisStoreBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let source = match &self.source {
-            Source::Config(_) => "<fred Config>",
-            Source::Client(_) => "<fred Client>",
+            Source::Url(e) => format!("<{:?} URL, {} host(s)>", e.client, e.hosts.len()),
+            #[cfg(feature = "fred")]
+            Source::FredConfig(_) => "<fred Config>".into(),
+            #[cfg(feature = "fred")]
+            Source::FredClient(_) => "<fred Client>".into(),
+            #[cfg(feature = "redis-rs")]
+            Source::RedisClient(_) => "<redis-rs Client>".into(),
+            #[cfg(feature = "redis-rs")]
+            Source::RedisCluster(_) => "<redis-rs ClusterClient>".into(),
+            #[cfg(feature = "redis-rs")]
+            Source::Connection(c) => format!("<{c:?}>"),
         };
         f.debug_struct("RedisStoreBuilder")
             .field("source", &source)
@@ -83,7 +157,8 @@ impl RedisStoreBuilder {
     ///
     /// Errors: `Misconfigured` for a malformed URL (an unescaped `@` in the password, no
     /// host, a port or database that is not a number, several hosts without a cluster
-    /// scheme), an invalid value, or an unknown option.
+    /// scheme), an invalid value, an unknown option, or a client library that is not
+    /// compiled in.
     pub fn from_url(url: &str) -> Result<Self> {
         let mut parsed = StoreUrl::parse(url, SCHEMES)?;
         let cluster = parsed.scheme().ends_with("-cluster");
@@ -101,7 +176,18 @@ impl RedisStoreBuilder {
                 parsed.redacted()
             ))
         })?;
-        let mut b = Self::with_source(Source::Config(Box::default()));
+        let client = match parsed.take::<String>("client")? {
+            Some(name) => ClientLibrary::parse(&name)?,
+            None => ClientLibrary::DEFAULT,
+        };
+        let mut b = Self::with_source(Source::Url(Endpoint {
+            client,
+            cluster,
+            tls,
+            userinfo: target.userinfo.clone(),
+            hosts: Vec::new(),
+            path: target.path.clone(),
+        }));
         if let Some(prefix) = parsed.take::<String>("key_prefix")? {
             b = b.key_prefix(prefix);
         }
@@ -129,36 +215,20 @@ impl RedisStoreBuilder {
         if tls {
             valid.push("tls_ca_file");
         }
-        // TLS is configured by this crate, with an explicit provider (see `tls.rs`):
-        // fred reads the plain scheme.
-        let scheme = if cluster { "redis-cluster" } else { "redis" };
         let redacted = parsed.redacted().to_owned();
         parsed.finish(&valid)?;
         if tls {
             b = b.with_tls(ca_file, &redacted)?;
         }
-        nodes.splice(0..0, target.hosts[1..].iter().cloned());
-        for node in &nodes {
+        nodes.splice(0..0, target.hosts.iter().cloned());
+        for node in &nodes[target.hosts.len()..] {
             Target::check_host(node).map_err(|why| {
                 Error::Misconfigured(format!("`{redacted}`: cluster node `{node}` {why}"))
             })?;
         }
-        let mut fred_url = format!(
-            "{scheme}://{}{}{}",
-            target.userinfo, target.hosts[0], target.path
-        );
-        for (i, node) in nodes.iter().enumerate() {
-            fred_url.push(if i == 0 { '?' } else { '&' });
-            fred_url.push_str("node=");
-            fred_url.push_str(node);
+        if let Source::Url(endpoint) = &mut b.source {
+            endpoint.hosts = nodes;
         }
-        let config = Config::from_url(&fred_url).map_err(|e| {
-            Error::Misconfigured(format!(
-                "`{redacted}` is not a valid Redis URL: {}",
-                e.details()
-            ))
-        })?;
-        b.source = Source::Config(Box::new(config));
         Ok(b)
     }
 
@@ -179,25 +249,52 @@ impl RedisStoreBuilder {
     }
 
     /// Uses your own rustls client configuration for TLS (client certificates, pinned
-    /// roots...), on a `rediss://` URL or over a fred `Config`'s own TLS settings.
-    /// Without it a `rediss://` URL trusts the system's CA certificates, or only those
-    /// of `tls_ca_file`, on the aws-lc-rs provider.
+    /// roots...), on a `rediss://` URL with the fred client or over a fred `Config`'s own
+    /// TLS settings. Without it a `rediss://` URL trusts the system's CA certificates,
+    /// or only those of `tls_ca_file`. redis-rs builds its own rustls configuration from
+    /// those (a custom one is refused at `build`).
     #[cfg(feature = "tls")]
     pub fn tls_config(mut self, config: rustls::ClientConfig) -> Self {
-        self.tls = Some(crate::tls::Trust::Custom(std::sync::Arc::new(config)));
+        self.tls = Some(crate::tls::Trust::Custom(Arc::new(config)));
         self
     }
 
     /// A builder from a fred `Config` (to set TLS, credentials providers, sentinel...).
-    pub fn from_config(config: Config) -> Self {
-        Self::with_source(Source::Config(Box::new(config)))
+    #[cfg(feature = "fred")]
+    pub fn from_fred_config(config: fred::types::config::Config) -> Self {
+        Self::with_source(Source::FredConfig(Box::new(config)))
     }
 
     /// A builder around a fred client you already have (connected with `init()`, or
     /// connecting). Command timeouts and at-most-once sending are applied per command,
     /// whatever the client's own settings.
-    pub fn from_client(client: Client) -> Self {
-        Self::with_source(Source::Client(Box::new(client)))
+    #[cfg(feature = "fred")]
+    pub fn from_fred_client(client: fred::clients::Client) -> Self {
+        Self::with_source(Source::FredClient(Box::new(client)))
+    }
+
+    /// A builder around a redis-rs `Client` (a single node): the store opens a
+    /// `ConnectionManager` on it with its own timeouts and reconnect backoff.
+    #[cfg(feature = "redis-rs")]
+    pub fn from_redis_client(client: redis::Client) -> Self {
+        Self::with_source(Source::RedisClient(Box::new(client)))
+    }
+
+    /// A builder around a redis-rs `ClusterClient`: the store opens its async cluster
+    /// connection. Build the client with `retries(0)` (see
+    /// [`RedisRsConnection::Cluster`](crate::RedisRsConnection::Cluster)).
+    #[cfg(feature = "redis-rs")]
+    pub fn from_redis_cluster_client(client: redis::cluster::ClusterClient) -> Self {
+        Self::with_source(Source::RedisCluster(Box::new(client)))
+    }
+
+    /// A builder around a redis-rs connection you already hold: your
+    /// `ConnectionManager` or cluster connection, shared with the rest of your service
+    /// (commands of both are pipelined on it). The store's command timeout still bounds
+    /// every call.
+    #[cfg(feature = "redis-rs")]
+    pub fn from_redis_connection(connection: crate::RedisRsConnection) -> Self {
+        Self::with_source(Source::Connection(connection))
     }
 
     /// Prefix of every Redis key this store writes, so one Redis can be shared.
@@ -219,8 +316,9 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Reconnect backoff: exponential from `min` to `max`, plus up to `jitter` of random
-    /// delay (defaults 50 ms, 2 s, 100 ms). Reconnection never stops on its own.
+    /// Reconnect backoff: exponential from `min` to `max`, plus (on fred) up to `jitter`
+    /// of random delay (defaults 50 ms, 2 s, 100 ms). Reconnection never stops on its
+    /// own.
     pub fn reconnect(mut self, min: Duration, max: Duration, jitter: Duration) -> Self {
         self.reconnect_min = min;
         self.reconnect_max = max;
@@ -246,39 +344,198 @@ impl RedisStoreBuilder {
     /// Errors: [`Error::Unavailable`] when no connection is made within the connect
     /// timeout; [`Error::Misconfigured`] when the server refuses the credentials.
     pub async fn build(self) -> Result<RedisStore> {
-        let client = match &self.source {
-            Source::Client(client) => {
-                let ready = tokio::time::timeout(self.connect_timeout, client.wait_for_connect());
-                match ready.await {
-                    Ok(Ok(())) => (**client).clone(),
-                    Ok(Err(e)) => return Err(from_fred(e, Delivery::NotSent)),
-                    Err(_) => return Err(not_connected(self.connect_timeout, "the given client")),
+        let commands: Arc<dyn Commands> = match &self.source {
+            Source::Url(endpoint) => match endpoint.client {
+                #[cfg(feature = "redis-rs")]
+                ClientLibrary::RedisRs => Arc::new(self.redis_rs_from_url(endpoint).await?),
+                #[cfg(feature = "fred")]
+                ClientLibrary::Fred => Arc::new(self.fred_from_url(endpoint).await?),
+                #[allow(unreachable_patterns)]
+                other => {
+                    return Err(Error::Misconfigured(format!(
+                        "{other:?} is not compiled in"
+                    )));
                 }
-            }
-            Source::Config(config) => {
+            },
+            #[cfg(feature = "fred")]
+            Source::FredConfig(config) => {
                 #[allow(unused_mut)]
                 let mut config = (**config).clone();
                 #[cfg(feature = "tls")]
                 if let Some(trust) = &self.tls {
                     config.tls = Some(trust.fred_config()?);
                 }
-                self.connect_new(config).await?
+                Arc::new(self.fred_connect(config).await?)
+            }
+            #[cfg(feature = "fred")]
+            Source::FredClient(client) => Arc::new(self.fred_wait(client).await?),
+            #[cfg(feature = "redis-rs")]
+            Source::RedisClient(client) => Arc::new(self.manager((**client).clone()).await?),
+            #[cfg(feature = "redis-rs")]
+            Source::RedisCluster(client) => Arc::new(self.cluster(client).await?),
+            #[cfg(feature = "redis-rs")]
+            Source::Connection(connection) => {
+                Arc::new(crate::client::redis_rs::RedisRsCommands::new(
+                    connection.clone(),
+                    self.settings.command_timeout,
+                ))
             }
         };
-        Ok(RedisStore::new(client, &self.settings))
+        Ok(RedisStore::new(commands, &self.settings))
+    }
+}
+
+/// Connecting through redis-rs.
+#[cfg(feature = "redis-rs")]
+impl RedisStoreBuilder {
+    async fn redis_rs_from_url(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<crate::client::redis_rs::RedisRsCommands> {
+        let misconfigured = |e: redis::RedisError| Error::Misconfigured(format!("Redis URL: {e}"));
+        #[cfg(feature = "tls")]
+        let certs = match &self.tls {
+            Some(trust) => Some(trust.redis_rs_certificates()?),
+            None => None,
+        };
+        if endpoint.cluster {
+            let urls: Vec<String> = endpoint
+                .hosts
+                .iter()
+                .map(|h| endpoint.node_url(h, endpoint.tls))
+                .collect();
+            #[allow(unused_mut)]
+            // No retries: the cluster connection would re-send a command that was in
+            // flight on a dropped connection (the seam follows redirects itself).
+            let mut builder = redis::cluster::ClusterClientBuilder::new(urls).retries(0);
+            #[cfg(feature = "tls")]
+            if let Some(certs) = certs {
+                builder = builder.certs(certs);
+            }
+            let client = builder.build().map_err(misconfigured)?;
+            self.cluster(&client).await
+        } else {
+            let url = endpoint.node_url(&endpoint.hosts[0], endpoint.tls);
+            #[cfg(feature = "tls")]
+            let client = match certs {
+                Some(certs) => redis::Client::build_with_tls(url, certs),
+                None => redis::Client::open(url),
+            };
+            #[cfg(not(feature = "tls"))]
+            let client = redis::Client::open(url);
+            self.manager(client.map_err(misconfigured)?).await
+        }
     }
 
-    async fn connect_new(&self, config: Config) -> Result<Client> {
+    /// A `ConnectionManager` on `client`: it never re-sends a command, and reconnects
+    /// on demand after a drop.
+    async fn manager(
+        &self,
+        client: redis::Client,
+    ) -> Result<crate::client::redis_rs::RedisRsCommands> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.settings.command_timeout))
+            .set_min_delay(self.reconnect_min)
+            .set_max_delay(self.reconnect_max)
+            .set_number_of_retries(2);
+        let connect = redis::aio::ConnectionManager::new_with_config(client, config);
+        let manager = match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(manager)) => manager,
+            Ok(Err(e)) => return Err(crate::error::from_redis(e, Delivery::NotSent)),
+            Err(_) => return Err(not_connected(self.connect_timeout, "Redis")),
+        };
+        Ok(crate::client::redis_rs::RedisRsCommands::new(
+            crate::RedisRsConnection::Single(manager),
+            self.settings.command_timeout,
+        ))
+    }
+
+    /// The async cluster connection of `client`.
+    async fn cluster(
+        &self,
+        client: &redis::cluster::ClusterClient,
+    ) -> Result<crate::client::redis_rs::RedisRsCommands> {
+        let config = redis::cluster::ClusterConfig::new()
+            .set_connection_timeout(self.connect_timeout)
+            .set_response_timeout(self.settings.command_timeout);
+        let connect = client.get_async_connection_with_config(config);
+        let connection = match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(e)) => return Err(crate::error::from_redis(e, Delivery::NotSent)),
+            Err(_) => return Err(not_connected(self.connect_timeout, "the Redis cluster")),
+        };
+        Ok(crate::client::redis_rs::RedisRsCommands::new(
+            crate::RedisRsConnection::Cluster(connection),
+            self.settings.command_timeout,
+        ))
+    }
+}
+
+/// Connecting through fred.
+#[cfg(feature = "fred")]
+impl RedisStoreBuilder {
+    async fn fred_from_url(
+        &self,
+        endpoint: &Endpoint,
+    ) -> Result<crate::client::fred::FredCommands> {
+        // TLS is configured by this crate, with an explicit provider (see `tls.rs`):
+        // fred reads the plain scheme.
+        let scheme = if endpoint.cluster {
+            "redis-cluster"
+        } else {
+            "redis"
+        };
+        let mut fred_url = format!(
+            "{scheme}://{}{}{}",
+            endpoint.userinfo, endpoint.hosts[0], endpoint.path
+        );
+        for (i, node) in endpoint.hosts[1..].iter().enumerate() {
+            fred_url.push(if i == 0 { '?' } else { '&' });
+            fred_url.push_str("node=");
+            fred_url.push_str(node);
+        }
+        #[allow(unused_mut)]
+        let mut config = fred::types::config::Config::from_url(&fred_url)
+            .map_err(|e| Error::Misconfigured(format!("not a valid Redis URL: {}", e.details())))?;
+        #[cfg(feature = "tls")]
+        if let Some(trust) = &self.tls {
+            config.tls = Some(trust.fred_config()?);
+        }
+        self.fred_connect(config).await
+    }
+
+    async fn fred_wait(
+        &self,
+        client: &fred::clients::Client,
+    ) -> Result<crate::client::fred::FredCommands> {
+        use fred::interfaces::ClientLike;
+        let ready = tokio::time::timeout(self.connect_timeout, client.wait_for_connect());
+        match ready.await {
+            Ok(Ok(())) => Ok(crate::client::fred::FredCommands::new(
+                client.clone(),
+                self.settings.command_timeout,
+            )),
+            Ok(Err(e)) => Err(crate::error::from_fred(e, Delivery::NotSent)),
+            Err(_) => Err(not_connected(self.connect_timeout, "the given client")),
+        }
+    }
+
+    async fn fred_connect(
+        &self,
+        config: fred::types::config::Config,
+    ) -> Result<crate::client::fred::FredCommands> {
+        use fred::interfaces::ClientLike;
         let timeout = self.settings.command_timeout;
         let connect_timeout = self.connect_timeout;
-        let mut policy = ReconnectPolicy::new_exponential(
+        let mut policy = fred::types::config::ReconnectPolicy::new_exponential(
             0,
             millis(self.reconnect_min),
             millis(self.reconnect_max),
             2,
         );
         policy.set_jitter(millis(self.reconnect_jitter));
-        let client = Builder::from_config(config)
+        let client = fred::types::Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = connect_timeout;
                 c.internal_command_timeout = timeout;
@@ -290,20 +547,24 @@ impl RedisStoreBuilder {
             .set_policy(policy)
             .build()
             .map_err(|e| Error::Misconfigured(format!("Redis client: {}", e.details())))?;
+        let quit = |client: fred::clients::Client| async move {
+            let _ = tokio::time::timeout(Duration::from_millis(200), client.quit()).await;
+        };
         match tokio::time::timeout(connect_timeout, client.init()).await {
-            Ok(Ok(_task)) => Ok(client),
+            Ok(Ok(_task)) => Ok(crate::client::fred::FredCommands::new(client, timeout)),
             Ok(Err(e)) => {
-                let _ = tokio::time::timeout(Duration::from_millis(200), client.quit()).await;
-                Err(from_fred(e, Delivery::NotSent))
+                quit(client).await;
+                Err(crate::error::from_fred(e, Delivery::NotSent))
             }
             Err(_) => {
-                let _ = tokio::time::timeout(Duration::from_millis(200), client.quit()).await;
+                quit(client).await;
                 Err(not_connected(connect_timeout, "Redis"))
             }
         }
     }
 }
 
+#[cfg(feature = "fred")]
 fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
@@ -320,7 +581,8 @@ fn not_connected(after: Duration, what: &str) -> Error {
 
 const SCHEMES: &[&str] = &["redis", "rediss", "redis-cluster", "rediss-cluster"];
 
-const OPTIONS: [&str; 5] = [
+const OPTIONS: [&str; 6] = [
+    "client",
     "key_prefix",
     "command_timeout_ms",
     "connect_timeout_ms",
@@ -472,7 +734,7 @@ mod tests {
             ),
             (
                 "redis://h?colour=red",
-                "unknown redis:// option `colour` (valid options: key_prefix",
+                "unknown redis:// option `colour` (valid options: client, key_prefix",
             ),
             (
                 "redis-cluster://h:1?node=garbage%20host",

@@ -1,19 +1,79 @@
-//! fred's errors as the contract's kinds.
+//! Each client library's errors as the contract's kinds.
 
+#[cfg(feature = "fred")]
 use fred::error::{Error as FredError, ErrorKind};
 use store_core::{Delivery, Error};
 
-/// Maps a failed command. `delivery` says whether the command may have reached the
+/// Server replies that mean the server refused to run the command at all.
+const REFUSED: [&str; 6] = [
+    "LOADING",
+    "BUSY",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "MASTERDOWN",
+    "READONLY",
+];
+
+/// Maps a failed redis-rs command. `delivery` says whether the command may have reached
+/// the server.
+#[cfg(feature = "redis-rs")]
+pub(crate) fn from_redis(e: redis::RedisError, delivery: Delivery) -> Error {
+    use redis::ErrorKind as Kind;
+    let details = e.to_string();
+    let code = e.code().unwrap_or("");
+    let unavailable =
+        |delivery: Delivery, message: &str, e: redis::RedisError| Error::Unavailable {
+            delivery,
+            message: format!("{message}: {details}"),
+            source: Some(Box::new(e)),
+        };
+    if REFUSED.contains(&code) {
+        return unavailable(Delivery::NotSent, "Redis refused to run the command", e);
+    }
+    if code == "OOM" {
+        return Error::CapacityExceeded(format!("Redis is out of memory (maxmemory): {details}"));
+    }
+    if details.contains("InvalidCertificate") || details.contains("invalid peer certificate") {
+        return Error::Misconfigured(format!(
+            "Redis's TLS certificate is not trusted ({details}): give its CA with the \
+             `tls_ca_file` URL option"
+        ));
+    }
+    if e.is_connection_refusal() {
+        return unavailable(Delivery::NotSent, "cannot connect to Redis", e);
+    }
+    if e.is_timeout() {
+        return unavailable(delivery, "Redis did not answer in time", e);
+    }
+    if e.is_io_error() || e.is_connection_dropped() {
+        return unavailable(delivery, "connection to Redis lost", e);
+    }
+    match e.kind() {
+        Kind::ClusterConnectionNotFound => {
+            unavailable(Delivery::NotSent, "no connection to the cluster node", e)
+        }
+        Kind::AuthenticationFailed => Error::Misconfigured(format!(
+            "Redis refused the credentials ({details}): check the user and password in the URL"
+        )),
+        Kind::InvalidClientConfig => {
+            Error::Misconfigured(format!("Redis client configuration: {details}"))
+        }
+        Kind::Server(_) if matches!(code, "NOAUTH" | "WRONGPASS" | "NOPERM") => {
+            Error::Misconfigured(format!("Redis refused the credentials ({details})"))
+        }
+        _ => Error::backend(format!("Redis: {details}"), e),
+    }
+}
+
+/// Maps a failed fred command. `delivery` says whether the command may have reached the
 /// server (the client was connected when it was issued): the kinds of failure that do
 /// not prove otherwise report it.
+#[cfg(feature = "fred")]
 pub(crate) fn from_fred(e: FredError, delivery: Delivery) -> Error {
     let details = e.details().to_owned();
     let code = details.split_whitespace().next().unwrap_or("");
     // Replies that mean the server refused to run the command at all.
-    if matches!(
-        code,
-        "LOADING" | "BUSY" | "CLUSTERDOWN" | "TRYAGAIN" | "MASTERDOWN" | "READONLY"
-    ) {
+    if REFUSED.contains(&code) {
         return unavailable(Delivery::NotSent, &details, e);
     }
     // fred found no connection to write to: the command was never sent.
@@ -49,6 +109,7 @@ pub(crate) fn from_fred(e: FredError, delivery: Delivery) -> Error {
     }
 }
 
+#[cfg(feature = "fred")]
 fn unavailable(delivery: Delivery, message: &str, e: FredError) -> Error {
     Error::Unavailable {
         delivery,
@@ -65,7 +126,7 @@ pub(crate) fn unexpected(what: &str, reply: impl std::fmt::Debug) -> Error {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "fred"))]
 mod tests {
     use super::*;
 

@@ -4,7 +4,6 @@ use std::collections::HashSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use fred::types::config::Server;
 use store_core::raw::{check_deferred_keys, take_deferred, validate};
 use store_core::{Cursor, Error, ListPage, Result};
 
@@ -29,7 +28,7 @@ impl RedisStore {
         validate::list(&self.capabilities, namespace, prefix, limit)?;
         let keys = NamespaceKeys::new(&self.key_prefix, namespace);
         let pattern = keys.pattern(prefix);
-        let nodes = self.conn.scan_nodes();
+        let nodes = self.conn.primaries().await?;
         let Some(first) = nodes.first() else {
             return Err(Error::unavailable(
                 store_core::Delivery::NotSent,
@@ -76,7 +75,10 @@ impl RedisStore {
         while page.len() < limit && node_index < nodes.len() && scans < MAX_SCANS_PER_PAGE {
             scans += 1;
             let node = nodes[node_index].clone();
-            let (next, found) = self.conn.scan(node, &state.scan, &pattern, count).await?;
+            let (next, found) = self
+                .conn
+                .scan(node.as_deref(), &state.scan, &pattern, count)
+                .await?;
             for key in found.iter().filter_map(|raw| keys.key_of(raw)) {
                 // SCAN may repeat a key (while Redis resizes its tables): hand out once.
                 if seen.insert(key.clone()) {
@@ -130,12 +132,12 @@ impl RedisStore {
     /// `SCAN … MATCH pattern TYPE string` on every primary, `UNLINK` of what it finds.
     pub(crate) async fn unlink_matching(&self, pattern: &str) -> Result<u64> {
         let mut removed = 0;
-        for node in self.conn.scan_nodes() {
+        for node in self.conn.primaries().await? {
             let mut cursor = "0".to_owned();
             loop {
                 let (next, found) = self
                     .conn
-                    .scan(node.clone(), &cursor, pattern, self.scan_count)
+                    .scan(node.as_deref(), &cursor, pattern, self.scan_count)
                     .await?;
                 removed += self.conn.unlink(found).await?;
                 if next == "0" {
@@ -148,8 +150,8 @@ impl RedisStore {
     }
 }
 
-fn node_name(node: &Option<Server>) -> String {
-    node.as_ref().map(|s| s.to_string()).unwrap_or_default()
+fn node_name(node: &Option<String>) -> String {
+    node.clone().unwrap_or_default()
 }
 
 /// Where a `list` walk stands: which node (cluster) and `SCAN` cursor, and keys already

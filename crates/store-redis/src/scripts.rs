@@ -6,7 +6,7 @@
 //! server's `TIME`, never from a client clock, and counter arithmetic is exact over the
 //! whole 64-bit range even though Lua's numbers are doubles.
 
-use fred::types::scripts::Script;
+use crate::client::Script;
 
 /// `set` if the entry's version matches. KEYS: the entry. ARGV: the expected mark and
 /// version (9 bytes), the new stored form, the TTL in ms (empty: none).
@@ -170,10 +170,10 @@ pub(crate) struct Scripts {
 impl Scripts {
     pub(crate) fn new() -> Self {
         Scripts {
-            set_if_version: Script::from_lua(SET_IF_VERSION),
-            incr: Script::from_lua(INCR),
-            delete_if_version: Script::from_lua(DELETE_IF_VERSION),
-            advance: Script::from_lua(ADVANCE),
+            set_if_version: Script::new(SET_IF_VERSION),
+            incr: Script::new(INCR),
+            delete_if_version: Script::new(DELETE_IF_VERSION),
+            advance: Script::new(ADVANCE),
         }
     }
 }

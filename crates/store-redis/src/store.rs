@@ -4,15 +4,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fred::clients::Client;
-use fred::types::Value;
 use store_core::raw::{ttl_millis, validate};
 use store_core::{
     Advance, Advanced, Capabilities, Condition, Cursor, DeleteCondition, Entry, Error, Floor,
     IncrOutcome, ListPage, Result, SetOptions, SetOutcome, Store, Timestamp, Version,
 };
 
-use crate::conn::{Conn, Resend, SetMode, into_bytes};
+use crate::client::{Commands, Conn, Reply, Resend, SetMode};
 use crate::error::unexpected;
 use crate::layout::{self, NamespaceKeys};
 use crate::scripts::Scripts;
@@ -58,7 +56,7 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    pub(crate) fn new(client: Client, options: &Settings) -> Self {
+    pub(crate) fn new(commands: Arc<dyn Commands>, options: &Settings) -> Self {
         let mut capabilities = Capabilities::default();
         capabilities.atomic_incr = true;
         capabilities.atomic_advance = true;
@@ -72,7 +70,7 @@ impl RedisStore {
         capabilities.max_list_limit = MAX_LIST_LIMIT;
         capabilities.ttl_resolution = Duration::from_millis(1);
         RedisStore {
-            conn: Conn::new(client, options.command_timeout),
+            conn: Conn::new(commands),
             scripts: Arc::new(Scripts::new()),
             capabilities,
             key_prefix: Arc::from(options.key_prefix.as_str()),
@@ -80,9 +78,27 @@ impl RedisStore {
         }
     }
 
-    /// The fred client underneath, for commands of your own.
-    pub fn client(&self) -> &Client {
-        self.conn.client()
+    /// The client library underneath: `"redis-rs"` or `"fred"`.
+    pub fn client_library(&self) -> &'static str {
+        self.conn.library()
+    }
+
+    /// The redis-rs connection underneath, for commands of your own (`None` on fred).
+    #[cfg(feature = "redis-rs")]
+    pub fn redis_rs_connection(&self) -> Option<&crate::RedisRsConnection> {
+        self.conn
+            .as_any()
+            .downcast_ref::<crate::client::redis_rs::RedisRsCommands>()
+            .map(|c| c.connection())
+    }
+
+    /// The fred client underneath, for commands of your own (`None` on redis-rs).
+    #[cfg(feature = "fred")]
+    pub fn fred_client(&self) -> Option<&fred::clients::Client> {
+        self.conn
+            .as_any()
+            .downcast_ref::<crate::client::fred::FredCommands>()
+            .map(|c| c.client())
     }
 
     /// `true` when connected to a Redis Cluster.
@@ -112,21 +128,23 @@ fn stored(value: &[u8], ttl: Option<Duration>) -> (Version, Bytes) {
 }
 
 /// A rejected write, from the reply that carries the current stored form (nil: absent).
-fn rejected(reply: Value, what: &str) -> Result<SetOutcome> {
+fn rejected(reply: Reply, what: &str) -> Result<SetOutcome> {
     let current = match reply {
-        Value::Null => None,
+        Reply::Nil => None,
         other => {
-            let raw = into_bytes(other).ok_or_else(|| unexpected(what, "a non-string reply"))?;
+            let raw = other
+                .into_bytes()
+                .ok_or_else(|| unexpected(what, "a non-string reply"))?;
             Some(layout::decode(raw)?)
         }
     };
     Ok(SetOutcome::Rejected { current })
 }
 
-fn ttl_arg(ttl: Option<Duration>) -> Value {
+fn ttl_arg(ttl: Option<Duration>) -> Bytes {
     match ttl {
-        Some(ttl) => Value::from(ttl_millis(ttl).to_string()),
-        None => Value::from(""),
+        Some(ttl) => Bytes::from(ttl_millis(ttl).to_string()),
+        None => Bytes::new(),
     }
 }
 
@@ -163,19 +181,13 @@ impl Store for RedisStore {
             Condition::IfPresent => SetMode::IfPresent,
             Condition::IfVersion(expected) => {
                 let expected = layout::version_tag(expected);
-                let args = || {
-                    vec![
-                        Value::Bytes(expected.clone()),
-                        Value::Bytes(raw.clone()),
-                        ttl_arg(opts.ttl),
-                    ]
-                };
+                let args = || vec![expected.clone(), raw.clone(), ttl_arg(opts.ttl)];
                 let reply = self
                     .conn
                     .eval(&self.scripts.set_if_version, &physical, args, Resend::Never)
                     .await?;
                 return match reply {
-                    Value::Integer(1) => Ok(SetOutcome::Written(version)),
+                    Reply::Int(1) => Ok(SetOutcome::Written(version)),
                     other => rejected(other, "set if version"),
                 };
             }
@@ -183,10 +195,10 @@ impl Store for RedisStore {
         let reply = self.conn.set(physical, raw, ttl_ms, mode).await?;
         match (mode, reply) {
             // `NX GET`: nil when it wrote, the current entry when it did not.
-            (SetMode::IfAbsentGet, Value::Null) => Ok(SetOutcome::Written(version)),
+            (SetMode::IfAbsentGet, Reply::Nil) => Ok(SetOutcome::Written(version)),
             (SetMode::IfAbsentGet, current) => rejected(current, "SET NX GET"),
             // `XX`: nil when there was nothing to overwrite.
-            (SetMode::IfPresent, Value::Null) => Ok(SetOutcome::Rejected { current: None }),
+            (SetMode::IfPresent, Reply::Nil) => Ok(SetOutcome::Rejected { current: None }),
             (_, _) => Ok(SetOutcome::Written(version)),
         }
     }
@@ -198,7 +210,7 @@ impl Store for RedisStore {
             DeleteCondition::Always => self.conn.del(physical).await?,
             DeleteCondition::IfVersion(v) => {
                 let expected = layout::version_tag(v);
-                let args = || vec![Value::Bytes(expected.clone())];
+                let args = || vec![expected.clone()];
                 let reply = self
                     .conn
                     .eval(
@@ -226,8 +238,8 @@ impl Store for RedisStore {
             Bytes::copy_from_slice(&store_core::raw::version_number(new_version()).to_be_bytes());
         let args = || {
             vec![
-                Value::from(delta.to_string()),
-                Value::Bytes(version.clone()),
+                Bytes::from(delta.to_string()),
+                version.clone(),
                 ttl_arg(ttl),
             ]
         };
@@ -237,10 +249,12 @@ impl Store for RedisStore {
             .eval(&self.scripts.incr, &physical, args, Resend::Never)
             .await?;
         let stored = match reply {
-            Value::Integer(0) => return Err(Error::NotACounter),
-            Value::Integer(1) => return Err(Error::CounterOverflow),
-            Value::Integer(2) => return Err(unexpected("incr", "a value in another layout")),
-            other => into_bytes(other).ok_or_else(|| unexpected("incr", "a non-string reply"))?,
+            Reply::Int(0) => return Err(Error::NotACounter),
+            Reply::Int(1) => return Err(Error::CounterOverflow),
+            Reply::Int(2) => return Err(unexpected("incr", "a value in another layout")),
+            other => other
+                .into_bytes()
+                .ok_or_else(|| unexpected("incr", "a non-string reply"))?,
         };
         let entry = layout::decode(stored)?;
         let value = std::str::from_utf8(&entry.value)
@@ -275,10 +289,10 @@ impl Store for RedisStore {
             Bytes::copy_from_slice(&store_core::raw::version_number(new_version()).to_be_bytes());
         let args = || {
             vec![
-                Value::from(advance.delta.to_string()),
-                Value::from(advance.headroom.to_string()),
-                Value::from(fixed.map(|f| f.to_string()).unwrap_or_default()),
-                Value::Bytes(version.clone()),
+                Bytes::from(advance.delta.to_string()),
+                Bytes::from(advance.headroom.to_string()),
+                Bytes::from(fixed.map(|f| f.to_string()).unwrap_or_default()),
+                version.clone(),
                 ttl_arg(advance.ttl),
             ]
         };
@@ -288,21 +302,16 @@ impl Store for RedisStore {
             .eval(&self.scripts.advance, &physical, args, Resend::Never)
             .await?;
         let parts = match reply {
-            Value::Integer(0) => return Err(Error::NotACounter),
+            Reply::Int(0) => return Err(Error::NotACounter),
             // Past 2^53, where Lua's doubles stop being exact (`max_advance_value`).
-            Value::Integer(3) => return Err(Error::CounterOverflow),
-            Value::Array(parts) if parts.len() == 3 => parts,
+            Reply::Int(3) => return Err(Error::CounterOverflow),
+            Reply::Array(parts) if parts.len() == 3 => parts,
             other => return Err(unexpected("advance", other)),
-        };
-        let number = |v: &Value| -> Result<u64> {
-            v.as_string()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| unexpected("advance", v))
         };
         Ok(Advanced {
             written: parts[0].as_i64() == Some(1),
-            value: number(&parts[1])?,
-            floor: number(&parts[2])?,
+            value: parts[1].number("advance")?,
+            floor: parts[2].number("advance")?,
             contended: false,
         })
     }

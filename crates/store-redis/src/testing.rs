@@ -80,20 +80,84 @@ pub async fn purge_key_prefix(store: &crate::RedisStore) -> Result<u64> {
 /// server reached over loopback), else `None`: for benchmarks that give the server
 /// cores of its own ([`store_core::testing::CoreSplit`]).
 pub async fn local_server_pid(store: &crate::RedisStore) -> Option<u32> {
-    use fred::interfaces::ClientLike;
     if store.is_cluster() {
         return None;
     }
-    let client = store.client();
-    let server = client.active_connections().into_iter().next()?;
-    if !matches!(&*server.host, "127.0.0.1" | "localhost" | "::1") {
+    // `laddr` is the server's end of this connection: loopback means the same machine.
+    let client = raw_command(store, &["CLIENT", "INFO"]).await.ok()?;
+    let client = String::from_utf8_lossy(&client.into_bytes()?).into_owned();
+    let laddr = client
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("laddr="))?;
+    if !(laddr.starts_with("127.") || laddr.starts_with("[::1]") || laddr.starts_with("::1")) {
         return None;
     }
-    let info: String = client
-        .info(Some(fred::types::InfoKind::Server))
-        .await
-        .ok()?;
+    let info = raw_command(store, &["INFO", "server"]).await.ok()?;
+    let info = String::from_utf8_lossy(&info.into_bytes()?).into_owned();
     info.lines()
         .find_map(|l| l.strip_prefix("process_id:"))
         .and_then(|pid| pid.trim().parse().ok())
+}
+
+/// A reply of [`raw_command`].
+pub use crate::client::Reply as RawReply;
+
+/// Sends one command as it is (`["INFO", "server"]`) through the store's client, at
+/// most once.
+pub async fn raw_command(store: &crate::RedisStore, args: &[&str]) -> Result<RawReply> {
+    let args = args
+        .iter()
+        .map(|a| bytes::Bytes::copy_from_slice(a.as_bytes()))
+        .collect();
+    store.conn.raw(args).await
+}
+
+/// The store's own client library and connection, driven directly (no timeout, no
+/// seam): the raw baseline benchmarks compare each operation with.
+#[derive(Clone, Debug)]
+pub struct RawClient {
+    #[cfg(feature = "redis-rs")]
+    redis_rs: Option<crate::RedisRsConnection>,
+    fred: Option<fred::clients::Client>,
+}
+
+impl RawClient {
+    /// The client underneath `store`.
+    pub fn of(store: &crate::RedisStore) -> Self {
+        RawClient {
+            #[cfg(feature = "redis-rs")]
+            redis_rs: store.redis_rs_connection().cloned(),
+            fred: store.fred_client().cloned(),
+        }
+    }
+
+    /// Sends `args` (`[b"INCR", key]`) and returns the reply, discarded but for errors.
+    pub async fn command(&self, args: &[&[u8]]) -> Result<()> {
+        #[cfg(feature = "redis-rs")]
+        if let Some(conn) = &self.redis_rs {
+            let mut cmd = redis::cmd(&String::from_utf8_lossy(args[0]));
+            for arg in &args[1..] {
+                cmd.arg(*arg);
+            }
+            return cmd
+                .query_async::<redis::Value>(&mut conn.clone())
+                .await
+                .map(drop)
+                .map_err(|e| Error::backend("raw command", e));
+        }
+        let client = self.fred.as_ref().expect("a client");
+        use fred::interfaces::ClientLike;
+        let name = String::from_utf8_lossy(args[0]).into_owned();
+        let command =
+            fred::types::CustomCommand::new(name, fred::types::ClusterHash::FirstKey, false);
+        let args: Vec<fred::types::Value> = args[1..]
+            .iter()
+            .map(|a| fred::types::Value::Bytes(bytes::Bytes::copy_from_slice(a)))
+            .collect();
+        client
+            .custom::<fred::types::Value, _>(command, args)
+            .await
+            .map(drop)
+            .map_err(|e| Error::backend("raw command", e))
+    }
 }

@@ -13,7 +13,9 @@ use crate::keys::window_key;
 use crate::{Decision, Quota};
 
 /// Takes `n` units. The previous window's count no longer changes once its window
-/// has closed, so `cache` keeps it: one round trip per check in steady state.
+/// has closed, so `cache` keeps it: one request per check in steady state. The first
+/// check of an instance in a window sends the read beside the increment, concurrently:
+/// two requests, one round trip of waiting.
 pub(crate) fn check<'a, S: Store>(
     store: &'a S,
     ns: &'a str,
@@ -25,17 +27,17 @@ pub(crate) fn check<'a, S: Store>(
 ) -> impl Future<Output = Result<Decision>> + Send + 'a {
     async move {
         let at = Position::of(quota, now);
-        let current = store
-            .incr(
-                ns,
-                &window_key(key, at.index),
-                n as i64,
-                Some(quota.window() * 2),
-            )
-            .await?
-            .value
-            .max(0) as u64;
-        let previous = previous_count(store, ns, key, at, cache, Remember::Yes).await?;
+        let this_window = window_key(key, at.index);
+        let counted = store.incr(ns, &this_window, n as i64, Some(quota.window() * 2));
+        // The increment and the previous window's read go out together: on the first
+        // check in a window the read costs a second request but no second wait.
+        let (counted, previous) = futures::future::join(
+            counted,
+            previous_count(store, ns, key, at, cache, Remember::Yes),
+        )
+        .await;
+        let current = counted?.value.max(0) as u64;
+        let previous = previous?;
         Ok(sliding_decision(
             quota, current, previous, at.elapsed, at.window,
         ))

@@ -11,15 +11,39 @@ use store_redis::RedisStoreBuilder;
 const REDIS_ARGS: &[&str] = &["--bind", "127.0.0.1", "--port", "{port}", "--save", ""];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_server_fails_fast_and_the_same_store_recovers() {
+async fn dead_server_fails_fast_and_the_same_store_recovers_on_redis_rs() {
     // Needs the redis-server binary the services install; same rule as the services.
     if crate::services::redis_url().is_none() {
         return;
     }
-    let mut server = LocalServer::start("redis-server", REDIS_ARGS).await;
+    fails_fast_and_recovers("redis-server", "redis-rs").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_server_fails_fast_and_the_same_store_recovers_on_fred() {
+    if crate::services::redis_url().is_none() {
+        return;
+    }
+    fails_fast_and_recovers("redis-server", "fred").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_valkey_fails_fast_and_the_same_store_recovers_on_redis_rs() {
+    // The valkey-server binary the services install, found through their environment.
+    let Some(server) = crate::services::valkey_server() else {
+        return;
+    };
+    fails_fast_and_recovers(&server, "redis-rs").await;
+}
+
+/// Kills `server` under a store on `client`, checks every call fails fast with
+/// `Unavailable`, restarts it, checks the same store works again and `incr` counted once.
+async fn fails_fast_and_recovers(server: &str, client: &str) {
+    let mut server = LocalServer::start(server, REDIS_ARGS).await;
     let port = server.port();
     let timeout = Duration::from_millis(500);
-    let store = RedisStoreBuilder::from_url(&format!("redis://127.0.0.1:{port}"))
+    let url = format!("redis://127.0.0.1:{port}?client={client}");
+    let store = RedisStoreBuilder::from_url(&url)
         .expect("a valid Redis URL")
         .command_timeout(timeout)
         .reconnect(

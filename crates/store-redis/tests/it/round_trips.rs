@@ -17,15 +17,25 @@ fn mentions(command: &MonitorCommand, needle: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_operation_is_one_command_sent() {
+async fn every_operation_is_one_command_sent_on_redis_rs() {
+    one_command_each("redis-rs").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_is_one_command_sent_on_fred() {
+    one_command_each("fred").await;
+}
+
+async fn one_command_each(client: &str) {
     let Some(url) = crate::services::redis_url() else {
         return;
     };
-    let store = RedisStoreBuilder::from_url(&url)
+    let store = RedisStoreBuilder::from_url(&crate::services::with_client(&url, client))
         .expect("a valid Redis URL")
         .build()
         .await
         .expect("connect");
+    assert_eq!(store.client_library(), client);
     let ns = format!("round-trips/{}", fastrand::u64(..));
     let ttl = Some(Duration::from_secs(60));
     let key = store.physical_key(&ns, "k");
@@ -125,8 +135,8 @@ async fn every_operation_is_one_command_sent() {
         vec![
             "SET", "GET", "SET", "EVALSHA", "SET", "EVALSHA", "EVALSHA", "DEL", "EVALSHA"
         ],
-        "set, get, rejected insert (the reply is the current entry: no follow-up read), \
-         CAS set, set if present, incr, advance, delete, conditional delete: one command \
-         each"
+        "{client}: set, get, rejected insert (the reply is the current entry: no \
+         follow-up read), CAS set, set if present, incr, advance, delete, conditional \
+         delete: one command each"
     );
 }

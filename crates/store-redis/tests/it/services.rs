@@ -7,6 +7,12 @@ use store_redis::{RedisStore, RedisStoreBuilder};
 /// Independent instances (one connection each) the conformance suite races across.
 const INSTANCES: usize = 4;
 
+/// `url` with the `client` option set to `client`.
+pub(crate) fn with_client(url: &str, client: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}client={client}")
+}
+
 pub(crate) fn redis_url() -> Option<String> {
     service_url("FLEETSTATE_REDIS_URL")
 }
@@ -17,6 +23,27 @@ pub(crate) fn cluster_url() -> Option<String> {
 
 pub(crate) fn tls_url() -> Option<String> {
     service_url("FLEETSTATE_REDIS_TLS_URL")
+}
+
+pub(crate) fn valkey_url() -> Option<String> {
+    service_url("FLEETSTATE_VALKEY_URL")
+}
+
+/// The `valkey-server` binary the services installed (for tests that start their own).
+pub(crate) fn valkey_server() -> Option<String> {
+    service_url("FLEETSTATE_VALKEY_SERVER")
+}
+
+pub(crate) fn valkey_cluster_url() -> Option<String> {
+    service_url("FLEETSTATE_VALKEY_CLUSTER_URL")
+}
+
+/// A conformance subject on `url` through the fred client.
+pub(crate) async fn fred_subject(
+    url: Option<String>,
+    key_prefix: &str,
+) -> Option<Subject<RedisStore>> {
+    subject(url.map(|u| with_client(&u, "fred")), key_prefix).await
 }
 
 pub(crate) async fn connect(url: &str, key_prefix: &str) -> RedisStore {
@@ -40,6 +67,12 @@ pub(crate) async fn subject(url: Option<String>, key_prefix: &str) -> Option<Sub
         stores.push(connect(&url, key_prefix).await);
     }
     let main = stores.remove(0);
+    let expected = if url.contains("client=fred") {
+        "fred"
+    } else {
+        "redis-rs"
+    };
+    assert_eq!(main.client_library(), expected, "{url}");
     if url.contains("-cluster://") {
         assert!(main.is_cluster(), "{url} did not connect as a cluster");
     }

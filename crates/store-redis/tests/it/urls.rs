@@ -22,12 +22,11 @@ async fn urls_open_through_the_registry_with_options() {
         .build()
         .await
         .unwrap();
-    let raw: Option<Vec<u8>> = store_redis::fred::interfaces::KeysInterface::get(
-        plain.client(),
-        format!("app:{}", plain.physical_key(&ns, "k")),
-    )
-    .await
-    .unwrap();
+    let key = format!("app:{}", plain.physical_key(&ns, "k"));
+    let raw = store_redis::testing::raw_command(&plain, &["GET", &key])
+        .await
+        .unwrap()
+        .into_bytes();
     assert!(
         raw.is_some_and(|raw| raw.ends_with(b"v")),
         "the prefix from the URL was applied"
