@@ -1,6 +1,7 @@
 //! store-redis's integration tests, against real servers started by
 //! `cargo xtask test` (or `cargo xtask services up`).
 
+mod at_most_once;
 mod atomicity;
 mod clear;
 mod counters;
