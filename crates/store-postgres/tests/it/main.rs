@@ -1,6 +1,9 @@
 //! store-postgres's integration tests, against a real PostgreSQL started by
 //! `cargo xtask test` (or `cargo xtask services up`).
 
+mod fault;
+mod processes;
+mod round_trips;
 mod services;
 
 /// The whole suite on the default table, racing across 4 pools.

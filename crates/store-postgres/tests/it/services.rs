@@ -46,3 +46,15 @@ pub(crate) fn unlogged_layout() -> TableLayout {
         .expect("valid names")
         .unlogged(true)
 }
+
+/// `host:port` of a `postgres://user@host:port/db` URL.
+pub(crate) fn host_port(url: &str) -> String {
+    let rest = url.split_once('@').map_or(url, |(_, rest)| rest);
+    let rest = rest.trim_start_matches("postgres://");
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+/// `url` with its host and port replaced by a proxy's loopback port.
+pub(crate) fn through_proxy(url: &str, port: u16) -> String {
+    url.replace(&host_port(url), &format!("127.0.0.1:{port}"))
+}
