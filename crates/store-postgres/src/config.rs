@@ -289,15 +289,31 @@ impl StoreBuilder for PostgresStoreBuilder {
 
 /// Creates the schema (when the layout names one), the table and its expiry index, if
 /// missing (the SQL of [`TableLayout::schema_sql`]). The store never calls it by itself.
+/// Safe to race from several processes: PostgreSQL's `IF NOT EXISTS` can still fail
+/// with a duplicate-object error when two sessions create the same table at once, and
+/// then the DDL is run again (it finds the table the other session made).
 pub async fn create_schema(pool: &Pool, layout: &TableLayout) -> Result<()> {
+    use tokio_postgres::error::SqlState;
     let client = pool
         .get()
         .await
         .map_err(|e| from_pool(e, layout.table()).into_error())?;
-    client
-        .batch_execute(&layout.schema_sql())
-        .await
-        .map_err(|e| from_postgres(e, layout.table(), true).into_error())
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match client.batch_execute(&layout.schema_sql()).await {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if attempts < 3
+                    && e.code().is_some_and(|c| {
+                        *c == SqlState::UNIQUE_VIOLATION
+                            || *c == SqlState::DUPLICATE_TABLE
+                            || *c == SqlState::DUPLICATE_OBJECT
+                            || *c == SqlState::DUPLICATE_SCHEMA
+                    }) => {}
+            Err(e) => return Err(from_postgres(e, layout.table(), true).into_error()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,25 @@ pub(crate) async fn all() -> Vec<(&'static str, SharedStore)> {
         let store = dynamodb(&endpoint, "fleetstate-idempotency", TableLayout::default()).await;
         stores.push(("dynamodb", store.into_shared()));
     }
+    if let Some(url) = service_url("FLEETSTATE_VALKEY_URL") {
+        stores.push(("valkey", redis(&url).await));
+    }
+    if let Some(url) = service_url("FLEETSTATE_POSTGRES_URL") {
+        stores.push(("postgres", postgres(&url, "fleetstate_idempotency").await));
+    }
     stores
+}
+
+pub(crate) async fn postgres(url: &str, table: &str) -> SharedStore {
+    let layout = store_postgres::TableLayout::new(table).expect("a valid table name");
+    store_postgres::PostgresStoreBuilder::from_url(url)
+        .expect("a valid PostgreSQL URL")
+        .layout(layout)
+        .create_schema(true)
+        .build()
+        .await
+        .expect("the test PostgreSQL accepts connections")
+        .into_shared()
 }
 
 pub(crate) async fn redis(url: &str) -> SharedStore {

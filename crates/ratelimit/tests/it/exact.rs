@@ -128,6 +128,42 @@ async fn a_hot_key_admits_exactly_the_limit_on_dynamodb_local() {
     every_algorithm_admits_exactly_the_limit("dynamodb", stores).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hot_key_admits_exactly_the_limit_on_postgres() {
+    let Some(url) = service_url("FLEETSTATE_POSTGRES_URL") else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        let store = store_postgres::PostgresStoreBuilder::from_url(&url)
+            .unwrap()
+            .layout(store_postgres::TableLayout::new("fleetstate_ratelimit").unwrap())
+            .create_schema(true)
+            .build()
+            .await
+            .unwrap();
+        stores.push(store.into_shared());
+    }
+    every_algorithm_admits_exactly_the_limit("postgres", stores).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hot_key_admits_exactly_the_limit_on_valkey() {
+    let Some(url) = service_url("FLEETSTATE_VALKEY_URL") else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        let store = store_redis::RedisStoreBuilder::from_url(&url)
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        stores.push(store.into_shared());
+    }
+    every_algorithm_admits_exactly_the_limit("valkey", stores).await;
+}
+
 /// A store without an atomic advance (compare-and-set only): GCRA under the same hot
 /// key still never errors and never admits past the burst; lost races are refused as
 /// `contended`.

@@ -129,3 +129,57 @@ async fn dynamodb_fixed_window_is_one_request_and_sliding_window_one_in_steady_s
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_fixed_window_and_gcra_are_one_statement_and_sliding_window_one_in_steady_state() {
+    let Some(url) = store_core::testing::service_url("FLEETSTATE_POSTGRES_URL") else {
+        return;
+    };
+    let layout = store_postgres::TableLayout::new("fleetstate_ratelimit").unwrap();
+    // The table, through a direct connection.
+    store_postgres::PostgresStoreBuilder::from_url(&url)
+        .unwrap()
+        .layout(layout.clone())
+        .create_schema(true)
+        .build()
+        .await
+        .unwrap();
+    let upstream = url
+        .split_once('@')
+        .map_or(url.as_str(), |(_, rest)| rest)
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let proxy = store_postgres::testing::WireProxy::start(upstream.clone())
+        .await
+        .unwrap();
+    let through = url.replace(&upstream, &format!("127.0.0.1:{}", proxy.port()));
+    // One connection: the warm-up prepares every statement on it.
+    let store = store_postgres::PostgresStoreBuilder::from_url(&through)
+        .unwrap()
+        .layout(layout)
+        .pool_size(1)
+        .build()
+        .await
+        .unwrap()
+        .into_shared();
+    let name = format!("round-trips-{}", fastrand::u64(..));
+    for policy in [
+        Policy::fixed_window(Quota::per_hour(10)),
+        Policy::sliding_window(Quota::per_hour(10)),
+        Policy::gcra(Quota::per_hour(10)),
+    ] {
+        let warm = limiter(store.clone(), "warm-up", policy);
+        warm.check("api", "c").await.unwrap();
+        warm.check("api", "c").await.unwrap();
+    }
+    assert_round_trips(
+        store,
+        &name,
+        || proxy.round_trips(),
+        Duration::ZERO,
+        [1, 1, 1],
+    )
+    .await;
+}

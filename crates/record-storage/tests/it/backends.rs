@@ -19,7 +19,25 @@ pub(crate) async fn all() -> Vec<(&'static str, SharedStore)> {
     if let Some(endpoint) = service_url("FLEETSTATE_DYNAMODB_ENDPOINT") {
         stores.push(("dynamodb", dynamodb(&endpoint).await));
     }
+    if let Some(url) = service_url("FLEETSTATE_VALKEY_URL") {
+        stores.push(("valkey", connect_redis(&url).await));
+    }
+    if let Some(url) = service_url("FLEETSTATE_POSTGRES_URL") {
+        stores.push(("postgres", postgres(&url, "fleetstate_records").await));
+    }
     stores
+}
+
+async fn postgres(url: &str, table: &str) -> SharedStore {
+    let layout = store_postgres::TableLayout::new(table).expect("a valid table name");
+    store_postgres::PostgresStoreBuilder::from_url(url)
+        .expect("a valid PostgreSQL URL")
+        .layout(layout)
+        .create_schema(true)
+        .build()
+        .await
+        .expect("the test PostgreSQL accepts connections")
+        .into_shared()
 }
 
 async fn connect_redis(url: &str) -> SharedStore {
