@@ -1,0 +1,349 @@
+//! `fleetstate`: verify a deployment against the store contract, operate its state, and
+//! see the fleet work in a demo. `fleetstate --help` lists the commands.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use fleetstate::ops::{Encoding, entry_json, entry_text, parse_duration};
+use fleetstate::{registry, verify};
+use store_core::{Bytes, Cursor, DeleteCondition, SetOptions, SharedStore, Store};
+
+#[derive(Parser)]
+#[command(
+    name = "fleetstate",
+    version,
+    about = "Shared state for fleets: verify, inspect, operate"
+)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole conformance suite against a live store (its own namespaces,
+    /// deleted afterwards); exit code 1 on any failure.
+    Verify {
+        /// The store URL (memory://, redis://, redis-cluster://, postgres://, sqlite://,
+        /// dynamodb://...).
+        url: String,
+        /// Write a JUnit XML report here, for CI systems.
+        #[arg(long)]
+        junit: Option<std::path::PathBuf>,
+        /// Run only these groups or cases (repeatable).
+        #[arg(long)]
+        only: Vec<String>,
+        /// Skip these groups or cases (repeatable).
+        #[arg(long)]
+        skip: Vec<String>,
+        /// Cases run at once.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Independent connections the concurrency cases race across.
+        #[arg(long, default_value_t = 4)]
+        instances: usize,
+    },
+    /// Read one entry.
+    Get {
+        url: String,
+        namespace: String,
+        key: String,
+        #[arg(long, value_enum, default_value_t = Encoding::Auto)]
+        encoding: Encoding,
+    },
+    /// Write one entry (the value as given, UTF-8).
+    Set {
+        url: String,
+        namespace: String,
+        key: String,
+        value: String,
+        /// Time to live: 90s, 15m, 2h, 500ms.
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<Duration>,
+        /// Write only when the key is absent.
+        #[arg(long, conflicts_with = "if_version")]
+        if_absent: bool,
+        /// Write only when the entry is at this version.
+        #[arg(long)]
+        if_version: Option<u64>,
+    },
+    /// Delete one entry.
+    Delete {
+        url: String,
+        namespace: String,
+        key: String,
+    },
+    /// Add to a counter (created at 0).
+    Incr {
+        url: String,
+        namespace: String,
+        key: String,
+        #[arg(default_value_t = 1, allow_negative_numbers = true)]
+        delta: i64,
+        /// Time to live, set when the counter is created.
+        #[arg(long, value_parser = parse_duration)]
+        ttl: Option<Duration>,
+    },
+    /// List the keys of a namespace, following cursors.
+    List {
+        url: String,
+        namespace: String,
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Most keys to print.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    /// Delete every key of a namespace under a prefix.
+    Clear {
+        url: String,
+        namespace: String,
+        #[arg(long, default_value = "")]
+        prefix: String,
+    },
+    /// The fleet on the embedded store: a rate limit, a duplicated payment and scoped
+    /// records across simulated instances.
+    Demo {
+        #[arg(long, default_value_t = 8)]
+        instances: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("fleetstate: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn open(url: &str) -> store_core::Result<SharedStore> {
+    registry::open(&registry::all(), url).await
+}
+
+#[allow(clippy::print_stdout)]
+async fn run(cli: Cli) -> store_core::Result<ExitCode> {
+    let json = cli.json;
+    let print = |value: serde_json::Value, text: String| {
+        if json {
+            println!("{value}");
+        } else {
+            println!("{text}");
+        }
+    };
+    match cli.command {
+        Command::Verify {
+            url,
+            junit,
+            only,
+            skip,
+            concurrency,
+            instances,
+        } => {
+            let registry = registry::all();
+            let first = registry::open(&registry, &url).await?;
+            let mut stores = vec![first.clone()];
+            for _ in 1..instances.max(1) {
+                stores.push(if registry::is_private(&url) {
+                    first.clone()
+                } else {
+                    registry::open(&registry, &url).await?
+                });
+            }
+            let selection = verify::Selection { only, skip };
+            let total = store_core::conformance::cases::<SharedStore>()
+                .iter()
+                .filter(|c| selection.runs(c.group, c.name))
+                .count();
+            let bar = if json {
+                indicatif::ProgressBar::hidden()
+            } else {
+                indicatif::ProgressBar::new(total as u64)
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                    .expect("a valid template"),
+            );
+            let report = verify::run(stores, &selection, concurrency, |case| {
+                bar.set_message(case.name.clone());
+                bar.inc(1);
+            })
+            .await;
+            bar.finish_and_clear();
+            if let Some(path) = junit {
+                let xml = verify::to_junit(&report, &url)
+                    .map_err(|e| store_core::Error::InvalidArgument(e.to_string()))?;
+                std::fs::write(&path, xml).map_err(|e| {
+                    store_core::Error::InvalidArgument(format!("writing {}: {e}", path.display()))
+                })?;
+            }
+            if json {
+                println!("{}", verify::to_json(&report, &url));
+            } else {
+                println!("{}", verify::summary_table(&report));
+                for case in &report.cases {
+                    if let (Some(detail), status @ ("failed" | "skipped")) =
+                        (verify::detail(case), verify::status(case))
+                    {
+                        println!("{status:<8} {}: {detail}", case.name);
+                    }
+                }
+            }
+            Ok(if report.is_success() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Get {
+            url,
+            namespace,
+            key,
+            encoding,
+        } => {
+            let store = open(&url).await?;
+            match store.get(&namespace, &key).await? {
+                Some(entry) => {
+                    print(entry_json(&entry, encoding), entry_text(&entry, encoding));
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    print(serde_json::Value::Null, format!("`{key}` is absent"));
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Set {
+            url,
+            namespace,
+            key,
+            value,
+            ttl,
+            if_absent,
+            if_version,
+        } => {
+            let store = open(&url).await?;
+            let opts = match (if_absent, if_version) {
+                (true, _) => SetOptions::if_absent(),
+                (false, Some(v)) => SetOptions::if_version(store_core::raw::version(v)),
+                (false, None) => SetOptions::always(),
+            }
+            .with_ttl_opt(ttl);
+            let outcome = store
+                .set(&namespace, &key, Bytes::from(value), opts)
+                .await?;
+            match outcome.version() {
+                Some(v) => {
+                    let v = store_core::raw::version_number(v);
+                    print(
+                        serde_json::json!({"written": true, "version": v.to_string()}),
+                        format!("written, version {v}"),
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    print(
+                        serde_json::json!({"written": false}),
+                        "rejected: the condition did not hold".to_owned(),
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Delete {
+            url,
+            namespace,
+            key,
+        } => {
+            let store = open(&url).await?;
+            let existed = store
+                .delete(&namespace, &key, DeleteCondition::Always)
+                .await?;
+            print(
+                serde_json::json!({"deleted": existed}),
+                if existed { "deleted" } else { "was absent" }.to_owned(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Incr {
+            url,
+            namespace,
+            key,
+            delta,
+            ttl,
+        } => {
+            let store = open(&url).await?;
+            let out = store.incr(&namespace, &key, delta, ttl).await?;
+            print(
+                serde_json::json!({"value": out.value}),
+                out.value.to_string(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List {
+            url,
+            namespace,
+            prefix,
+            limit,
+        } => {
+            let store = open(&url).await?;
+            let page_size = store.capabilities().max_list_limit.min(limit.max(1));
+            let mut keys = Vec::new();
+            let mut cursor: Option<Cursor> = None;
+            loop {
+                let page = store
+                    .list(&namespace, &prefix, cursor.as_ref(), page_size)
+                    .await?;
+                keys.extend(page.keys);
+                match page.cursor {
+                    Some(next) if keys.len() < limit => cursor = Some(next),
+                    _ => break,
+                }
+            }
+            keys.truncate(limit);
+            print(serde_json::json!({"keys": keys}), keys.join("\n"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Clear {
+            url,
+            namespace,
+            prefix,
+        } => {
+            let store = open(&url).await?;
+            let removed = store.clear(&namespace, &prefix).await?;
+            print(
+                serde_json::json!({"removed": removed}),
+                format!("removed {removed} keys"),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { instances } => {
+            let report = fleetstate::demo::run_embedded(instances).await?;
+            print(
+                serde_json::json!({
+                    "instances": report.instances,
+                    "checks": report.checks,
+                    "limit": report.limit,
+                    "admitted": report.admitted,
+                    "deliveries": report.deliveries,
+                    "handler_runs": report.handler_runs,
+                    "same_result": report.same_result,
+                    "records": report.records,
+                }),
+                report.to_string(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
