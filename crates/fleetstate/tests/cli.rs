@@ -110,7 +110,11 @@ fn operate(url: &str) {
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     let mut keys: Vec<String> = serde_json::from_value(listed["keys"].clone()).unwrap();
     keys.sort();
-    assert_eq!(keys, ["greeting", "hits"], "every key once (Redis lists unsorted)");
+    assert_eq!(
+        keys,
+        ["greeting", "hits"],
+        "every key once (Redis lists unsorted)"
+    );
     assert_eq!(ok(&["delete", url, &ns, "greeting"]).trim(), "deleted");
     assert!(ok(&["clear", url, &ns]).contains("removed 1 keys"));
     let out = fleetstate()

@@ -1,15 +1,13 @@
 //! `list` by keyset pagination over `(namespace, key)`, and `clear` in bounded batches.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use store_core::raw::validate;
-use store_core::{Cursor, Error, ListPage, Result};
+use store_core::raw::{keyset_after, keyset_cursor, validate};
+use store_core::{Cursor, ListPage, Result};
 
 use crate::PostgresStore;
 use crate::error::unexpected;
 use crate::layout::like_prefix;
 
-/// The cursor's form: this tag, then the last key handed out in URL-safe base64.
+/// The tag of this store's list cursors (`store_core::raw::keyset_cursor`).
 const CURSOR_TAG: &str = "pg1.";
 
 /// Rows one `clear` statement deletes at most.
@@ -28,27 +26,7 @@ impl PostgresStore {
         limit: usize,
     ) -> Result<ListPage> {
         validate::list(&self.capabilities, namespace, prefix, limit)?;
-        let after = match cursor {
-            None => String::new(),
-            Some(cursor) => {
-                let key = cursor
-                    .as_str()
-                    .strip_prefix(CURSOR_TAG)
-                    .and_then(|b| URL_SAFE_NO_PAD.decode(b).ok())
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| Error::InvalidCursor("not a PostgreSQL list cursor".into()))?;
-                let valid = key.starts_with(prefix)
-                    && !key.is_empty()
-                    && key.len() <= self.capabilities.max_key_len
-                    && !key.chars().any(char::is_control);
-                if !valid {
-                    return Err(Error::InvalidCursor(
-                        "not a cursor of this namespace and prefix".into(),
-                    ));
-                }
-                key
-            }
-        };
+        let after = keyset_after(CURSOR_TAG, cursor, prefix, self.capabilities.max_key_len)?;
         let pattern = like_prefix(prefix);
         let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
         let rows = self
@@ -65,10 +43,7 @@ impl PostgresStore {
         let more = keys.len() > limit;
         keys.truncate(limit);
         let cursor = match keys.last() {
-            Some(last) if more => Some(store_core::raw::cursor(format!(
-                "{CURSOR_TAG}{}",
-                URL_SAFE_NO_PAD.encode(last)
-            ))),
+            Some(last) if more => Some(keyset_cursor(CURSOR_TAG, last)),
             _ => None,
         };
         Ok(ListPage { keys, cursor })

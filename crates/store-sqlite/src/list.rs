@@ -1,14 +1,12 @@
 //! `list` by keyset pagination over `(namespace, key)`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use deadpool_sqlite::rusqlite::params;
-use store_core::raw::validate;
-use store_core::{Cursor, Error, ListPage, Result, Timestamp};
+use store_core::raw::{keyset_after, keyset_cursor, validate};
+use store_core::{Cursor, ListPage, Result, Timestamp};
 
 use crate::SqliteStore;
 
-/// The cursor's form: this tag, then the last key handed out in URL-safe base64.
+/// The tag of this store's list cursors (`store_core::raw::keyset_cursor`).
 const CURSOR_TAG: &str = "sq1.";
 
 impl SqliteStore {
@@ -23,27 +21,7 @@ impl SqliteStore {
         limit: usize,
     ) -> Result<ListPage> {
         validate::list(&self.capabilities, namespace, prefix, limit)?;
-        let after = match cursor {
-            None => String::new(),
-            Some(cursor) => {
-                let key = cursor
-                    .as_str()
-                    .strip_prefix(CURSOR_TAG)
-                    .and_then(|b| URL_SAFE_NO_PAD.decode(b).ok())
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| Error::InvalidCursor("not a SQLite list cursor".into()))?;
-                let valid = key.starts_with(prefix)
-                    && !key.is_empty()
-                    && key.len() <= self.capabilities.max_key_len
-                    && !key.chars().any(char::is_control);
-                if !valid {
-                    return Err(Error::InvalidCursor(
-                        "not a cursor of this namespace and prefix".into(),
-                    ));
-                }
-                key
-            }
-        };
+        let after = keyset_after(CURSOR_TAG, cursor, prefix, self.capabilities.max_key_len)?;
         let (ns, prefix) = (namespace.to_owned(), prefix.to_owned());
         let now = i64::try_from(Timestamp::now().as_millis()).unwrap_or(i64::MAX);
         let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
@@ -59,10 +37,7 @@ impl SqliteStore {
         let more = keys.len() > limit;
         keys.truncate(limit);
         let cursor = match keys.last() {
-            Some(last) if more => Some(store_core::raw::cursor(format!(
-                "{CURSOR_TAG}{}",
-                URL_SAFE_NO_PAD.encode(last)
-            ))),
+            Some(last) if more => Some(keyset_cursor(CURSOR_TAG, last)),
             _ => None,
         };
         Ok(ListPage { keys, cursor })

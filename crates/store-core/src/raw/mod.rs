@@ -14,6 +14,7 @@
 mod advance;
 mod deferred;
 mod forward;
+mod keyset;
 mod nesting;
 mod url;
 pub mod validate;
@@ -21,6 +22,7 @@ pub mod validate;
 pub use advance::{MAX_ADVANCE_VALUE, advance_by_compare_and_set, parse_value};
 pub use deferred::{check_deferred_keys, take_deferred};
 pub use forward::{Call, Forward, Operation};
+pub use keyset::{keyset_after, keyset_cursor};
 pub use nesting::json_nesting;
 pub use url::{OptionValue, StoreUrl, redact};
 
