@@ -81,6 +81,7 @@ mod jmes;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 mod layer;
+pub mod metrics;
 mod protocol;
 mod record;
 

@@ -13,6 +13,7 @@ use store_core::{
 use tokio::time::Instant;
 
 use crate::config::{self, Config, DEFAULT_IN_PROGRESS_WINDOW, FUNCTION_NAME_ENV, Replay};
+use crate::metrics::{self, Event};
 use crate::record::{Record, Status};
 use crate::{IdempotencyError, hash};
 
@@ -303,6 +304,7 @@ impl<S: Store> Idempotency<S> {
                 key: keys.key.clone(),
             });
         }
+        metrics::record(&self.inner.namespace, Event::CacheHit);
         Ok(Some(self.hook(
             hit.data.clone(),
             &keys.key,
@@ -398,7 +400,10 @@ impl<S: Store> Idempotency<S> {
                 )
                 .await?
             {
-                SetOutcome::Written(version) => return Ok(Claim::Owned(version)),
+                SetOutcome::Written(version) => {
+                    metrics::record(ns, Event::Claimed);
+                    return Ok(Claim::Owned(version));
+                }
                 SetOutcome::Rejected {
                     current: Some(entry),
                 } => Some(entry),
@@ -418,6 +423,7 @@ impl<S: Store> Idempotency<S> {
                 let now = inner.config.clock.now();
                 match record.status {
                     Status::Completed => {
+                        metrics::record(ns, Event::Replayed);
                         return Ok(Claim::Completed(self.replayed(keys, record, &entry)));
                     }
                     Status::InProgress if record.is_orphaned(now) => {
@@ -430,6 +436,7 @@ impl<S: Store> Idempotency<S> {
                                 key = keys.key,
                                 "took over an in-progress execution past its window (presumed dead)"
                             );
+                            metrics::record(ns, Event::TakenOver);
                             return Ok(Claim::Owned(version));
                         }
                         break; // someone else changed it first: look again
@@ -437,11 +444,13 @@ impl<S: Store> Idempotency<S> {
                     Status::InProgress => {
                         let (Some(dedupe), Some(wait_until)) = (inner.config.dedupe, wait_until)
                         else {
+                            metrics::record(ns, Event::InProgress);
                             return Err(IdempotencyError::AlreadyInProgress {
                                 key: keys.key.clone(),
                             });
                         };
                         if Instant::now() + dedupe.poll_interval > wait_until {
+                            metrics::record(ns, Event::InProgress);
                             return Err(IdempotencyError::AlreadyInProgress {
                                 key: keys.key.clone(),
                             });
@@ -452,6 +461,7 @@ impl<S: Store> Idempotency<S> {
                 }
             }
         }
+        metrics::record(ns, Event::InProgress);
         Err(IdempotencyError::AlreadyInProgress {
             key: keys.key.clone(),
         })

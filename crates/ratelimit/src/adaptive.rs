@@ -241,7 +241,7 @@ impl<S: Store> AdaptiveRateLimiterBuilder<S> {
                 .max_capacity(10_000)
                 .time_to_live(self.config.activity_window)
                 .build(),
-            failure: FailureGuard::new(self.failure),
+            failure: FailureGuard::new(self.failure, &self.name),
             local_closed_buckets: moka::sync::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(self.config.activity_window)

@@ -66,6 +66,8 @@ impl Default for FailureSettings {
 /// Every check goes through it: the shared store's answer within the timeout, or the
 /// failure policy's decision; it remembers which side decided last.
 pub(crate) struct FailureGuard {
+    /// The limiter's name, for metrics.
+    name: std::sync::Arc<str>,
     policy: FailurePolicy,
     timeout: Duration,
     degraded: AtomicBool,
@@ -82,8 +84,9 @@ impl fmt::Debug for FailureGuard {
 }
 
 impl FailureGuard {
-    pub(crate) fn new(settings: FailureSettings) -> Self {
+    pub(crate) fn new(settings: FailureSettings, name: &str) -> Self {
         FailureGuard {
+            name: std::sync::Arc::from(name),
             policy: settings.policy,
             timeout: settings.timeout,
             degraded: AtomicBool::new(false),
@@ -153,6 +156,7 @@ impl FailureGuard {
             Ok(Ok(decision)) => {
                 if self.degraded.swap(false, Ordering::Relaxed) {
                     tracing::info!(namespace, "rate limit store is back: shared budgets again");
+                    crate::metrics::switch(&self.name, false);
                 }
                 return Ok(Some(decision));
             }
@@ -161,6 +165,7 @@ impl FailureGuard {
             Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
         };
         if !self.degraded.swap(true, Ordering::Relaxed) {
+            crate::metrics::switch(&self.name, true);
             tracing::warn!(
                 namespace,
                 policy = ?self.policy,

@@ -35,6 +35,7 @@ mod keys;
 mod layer;
 mod lease;
 mod limiter;
+pub mod metrics;
 mod quota;
 
 pub use adaptive::{

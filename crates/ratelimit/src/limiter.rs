@@ -65,7 +65,7 @@ impl<S: Store> RateLimiterBuilder<S> {
     /// Builds the limiter, refusing a store that cannot enforce a policy exactly
     /// (windows need atomic `incr`; GCRA needs compare-and-set).
     pub fn build(self) -> Result<RateLimiter<S>> {
-        let failure = FailureGuard::new(self.failure);
+        let failure = FailureGuard::new(self.failure, &self.name);
         for policy in std::iter::once(&self.default).chain(self.policies.values()) {
             supports(self.store.capabilities(), policy)?;
             if let Some(local) = failure.local() {
@@ -74,6 +74,7 @@ impl<S: Store> RateLimiterBuilder<S> {
         }
         Ok(RateLimiter {
             namespace: crate::keys::namespace(&self.name, self.store.capabilities())?,
+            name: Arc::from(self.name.as_str()),
             store: self.store,
             default: self.default,
             policies: RwLock::new(self.policies),
@@ -109,6 +110,8 @@ impl<S: Store> RateLimiterBuilder<S> {
 pub struct RateLimiter<S> {
     store: S,
     namespace: String,
+    /// The name the limiter was built with, the `limiter` label of its metrics.
+    name: Arc<str>,
     default: Policy,
     policies: RwLock<HashMap<String, Policy>>,
     failure: FailureGuard,
@@ -198,7 +201,8 @@ impl<S: Store> RateLimiter<S> {
                 }
             }
         };
-        self.failure
+        let decision = self
+            .failure
             .decide(&self.namespace, policy.quota, shared, |local, instances| {
                 let local_policy = Policy {
                     quota: policy.quota.divided(instances),
@@ -215,7 +219,9 @@ impl<S: Store> RateLimiter<S> {
                     self.clock.now(),
                 )
             })
-            .await
+            .await?;
+        crate::metrics::decision(&self.name, resource, policy.algorithm, &decision);
+        Ok(decision)
     }
 
     /// Waits (at most `max_wait`) until `n` units are admitted. Returns the last

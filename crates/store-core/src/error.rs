@@ -149,6 +149,25 @@ impl Error {
         )
     }
 
+    /// The kind as a short stable name (`unavailable`, `not_a_counter`, ...), for metric
+    /// labels and logs.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Error::InvalidKey { .. } => "invalid_key",
+            Error::InvalidArgument(_) => "invalid_argument",
+            Error::InvalidCursor(_) => "invalid_cursor",
+            Error::ValueTooLarge { .. } => "value_too_large",
+            Error::NotACounter => "not_a_counter",
+            Error::CounterOverflow => "counter_overflow",
+            Error::Unsupported { .. } => "unsupported",
+            Error::CapacityExceeded(_) => "capacity_exceeded",
+            Error::Throttled { .. } => "throttled",
+            Error::Unavailable { .. } => "unavailable",
+            Error::Misconfigured(_) => "misconfigured",
+            Error::Backend { .. } => "backend",
+        }
+    }
+
     /// An [`Error::Unavailable`] without a source.
     pub fn unavailable(delivery: Delivery, message: impl Into<String>) -> Self {
         Error::Unavailable {

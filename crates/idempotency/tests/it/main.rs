@@ -7,6 +7,7 @@ mod backends;
 mod concurrency;
 mod http;
 mod lambda;
+mod metrics;
 mod nesting;
 mod orphans;
 mod round_trips;

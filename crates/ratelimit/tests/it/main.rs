@@ -7,6 +7,7 @@ mod exact;
 mod failure;
 mod layer;
 mod lease;
+mod metrics;
 mod ops;
 mod round_trips;
 mod skew;

@@ -18,10 +18,14 @@
 //! put `TraceLayer` before `RetryLayer` to get one span per attempt instead. The prefix
 //! is innermost, so retries and traces see the namespace the caller gave.
 
+#[cfg(feature = "metrics")]
+mod metrics;
 mod prefix;
 mod retry;
 mod trace;
 
+#[cfg(feature = "metrics")]
+pub use metrics::{Metered, MetricsLayer, OPERATION_SECONDS, OPERATIONS};
 pub use prefix::{PrefixLayer, Prefixed};
 pub use retry::{Retry, RetryLayer};
 pub use trace::{TraceLayer, Traced};

@@ -3,6 +3,7 @@
 
 mod bound;
 mod layers;
+mod metrics;
 mod open;
 mod suite_catches_bugs;
 mod sweeper;
