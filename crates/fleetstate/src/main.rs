@@ -105,12 +105,80 @@ enum Command {
         #[arg(long, default_value = "")]
         prefix: String,
     },
+    /// A rate limiter's state for one caller: `status` (what one more unit would get),
+    /// `reset` (a full budget again), `cooldown` (refuse the caller fleet-wide for a
+    /// while). The policy must be the one the limiter runs with.
+    Ratelimit {
+        #[command(subcommand)]
+        action: RatelimitAction,
+    },
     /// The fleet on the embedded store: a rate limit, a duplicated payment and scoped
     /// records across simulated instances.
     Demo {
         #[arg(long, default_value_t = 8)]
         instances: usize,
     },
+}
+
+/// Which limiter and caller, and the policy the limiter runs with.
+#[derive(clap::Args)]
+struct LimiterArgs {
+    /// The store URL.
+    url: String,
+    /// The limiter's name (as given to `RateLimiter::builder`).
+    #[arg(long)]
+    name: String,
+    /// The resource checked (`api`, a route...).
+    #[arg(long)]
+    resource: String,
+    /// The caller's key.
+    #[arg(long)]
+    key: String,
+    /// The algorithm the limiter runs.
+    #[arg(long, value_enum, default_value_t = AlgorithmArg::FixedWindow)]
+    algorithm: AlgorithmArg,
+    /// Units per window.
+    #[arg(long)]
+    limit: u64,
+    /// The window: 1s, 1m, 1h...
+    #[arg(long, value_parser = parse_duration, default_value = "1m")]
+    window: Duration,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AlgorithmArg {
+    FixedWindow,
+    SlidingWindow,
+    Gcra,
+}
+
+#[derive(Subcommand)]
+enum RatelimitAction {
+    /// The decision one more unit would get, taking nothing.
+    Status(LimiterArgs),
+    /// Forget the caller's usage.
+    Reset(LimiterArgs),
+    /// Refuse the caller for `--pause`, for the whole fleet.
+    Cooldown {
+        #[command(flatten)]
+        limiter: LimiterArgs,
+        #[arg(long, value_parser = parse_duration)]
+        pause: Duration,
+    },
+}
+
+impl LimiterArgs {
+    async fn limiter(&self) -> store_core::Result<ratelimit::RateLimiter<SharedStore>> {
+        let quota = ratelimit::Quota::new(self.limit, self.window)?;
+        let policy = match self.algorithm {
+            AlgorithmArg::FixedWindow => ratelimit::Policy::fixed_window(quota),
+            AlgorithmArg::SlidingWindow => ratelimit::Policy::sliding_window(quota),
+            AlgorithmArg::Gcra => ratelimit::Policy::gcra(quota),
+        };
+        ratelimit::RateLimiter::builder(open(&self.url).await?, &self.name)
+            .default_policy(policy)
+            .build()
+    }
 }
 
 fn main() -> ExitCode {
@@ -326,6 +394,59 @@ async fn run(cli: Cli) -> store_core::Result<ExitCode> {
                 serde_json::json!({"removed": removed}),
                 format!("removed {removed} keys"),
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ratelimit { action } => {
+            match action {
+                RatelimitAction::Status(args) => {
+                    let d = args
+                        .limiter()
+                        .await?
+                        .status(&args.resource, &args.key)
+                        .await?;
+                    print(
+                        serde_json::json!({
+                            "allowed": d.allowed,
+                            "limit": d.limit,
+                            "remaining": d.remaining,
+                            "reset_after_ms": d.reset_after.as_millis() as u64,
+                            "retry_after_ms": d.retry_after.map(|r| r.as_millis() as u64),
+                        }),
+                        format!(
+                            "{} · {} of {} left · resets in {:.1} s{}",
+                            if d.allowed {
+                                "would be allowed"
+                            } else {
+                                "would be refused"
+                            },
+                            d.remaining,
+                            d.limit,
+                            d.reset_after.as_secs_f64(),
+                            d.retry_after
+                                .map(|r| format!(" · retry in {:.1} s", r.as_secs_f64()))
+                                .unwrap_or_default()
+                        ),
+                    );
+                }
+                RatelimitAction::Reset(args) => {
+                    args.limiter()
+                        .await?
+                        .reset(&args.resource, &args.key)
+                        .await?;
+                    print(serde_json::json!({"reset": true}), "reset".to_owned());
+                }
+                RatelimitAction::Cooldown { limiter, pause } => {
+                    limiter
+                        .limiter()
+                        .await?
+                        .cooldown(&limiter.resource, &limiter.key, pause)
+                        .await?;
+                    print(
+                        serde_json::json!({"paused_ms": pause.as_millis() as u64}),
+                        format!("refused for {:.1} s across the fleet", pause.as_secs_f64()),
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { instances } => {

@@ -196,3 +196,74 @@ fn an_unknown_scheme_names_the_registered_ones() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("redis") && err.contains("postgres"), "{err}");
 }
+
+#[test]
+fn ratelimit_status_reset_and_cooldown_act_on_the_fleets_state() {
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("fleetstate-rl-{}.db", fastrand::u64(..)));
+    let url = format!("sqlite://{}", path.display());
+    // A service's limiter takes 3 of 5 units.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = store_sqlite::SqliteStoreBuilder::from_url(&url)
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        let limiter = ratelimit::RateLimiter::builder(store, "checkout")
+            .default_policy(ratelimit::Policy::fixed_window(
+                ratelimit::Quota::per_minute(5),
+            ))
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            assert!(limiter.check("api", "customer").await.unwrap().allowed);
+        }
+    });
+    let limiter = [
+        "--name",
+        "checkout",
+        "--resource",
+        "api",
+        "--key",
+        "customer",
+        "--limit",
+        "5",
+    ];
+    let status = || {
+        let out = fleetstate()
+            .args(["--json", "ratelimit", "status", &url])
+            .args(limiter)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let now = status();
+    assert_eq!(now["allowed"], true);
+    assert_eq!(
+        now["remaining"], 2,
+        "5 - 3 taken (status takes nothing): {now}"
+    );
+    let out = fleetstate()
+        .args(["ratelimit", "cooldown", &url])
+        .args(limiter)
+        .args(["--pause", "30s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(status()["allowed"], false, "refused during the cooldown");
+    let out = fleetstate()
+        .args(["ratelimit", "reset", &url])
+        .args(limiter)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let after = status();
+    assert_eq!(after["allowed"], true);
+    assert_eq!(after["remaining"], 5, "a full budget again: {after}");
+}
