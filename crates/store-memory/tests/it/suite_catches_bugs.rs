@@ -135,7 +135,9 @@ impl Store for Broken {
                         .unwrap_or(0),
                     None => 0,
                 };
-                tokio::task::yield_now().await;
+                // A millisecond between the read and the write: racing tasks interleave
+                // there even on a loaded machine (a bare yield did not always).
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
                 let value: i64 = current.wrapping_add(delta);
                 let opts = SetOptions::always().with_ttl_opt(ttl);
                 self.inner
@@ -242,7 +244,9 @@ impl Store for Broken {
                     Some(entry) => Some(store_core::raw::parse_value(&entry.value)?),
                     None => None,
                 };
-                tokio::task::yield_now().await;
+                // A millisecond between the read and the write: racing tasks interleave
+                // there even on a loaded machine (a bare yield did not always).
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
                 let (start, new) = advance.apply(current, base);
                 if let Some(new) = new {
                     let value = Bytes::from(new.to_string());
