@@ -53,7 +53,9 @@ async fn status_reads_without_taking() {
         assert!(!exhausted.allowed, "{policy:?}");
         assert_eq!(exhausted.remaining, 0, "{policy:?}");
         let wait = limiter.wait_time("api", "c").await.unwrap();
-        assert!(wait > Duration::from_secs(60), "{policy:?}: {wait:?}");
+        // At least the 10 s `clear_of_a_window_edge` leaves in the window (a sliding
+        // window's wait ends with its epoch-aligned window, which may be that close).
+        assert!(wait > Duration::from_secs(5), "{policy:?}: {wait:?}");
         // `wait_time` is the status's `retry_after`, read a moment later: never longer,
         // and shorter only by the time between the two reads.
         let retry_after = exhausted.retry_after.expect("a refused status says when");
