@@ -51,7 +51,9 @@ async fn connect_redis(url: &str) -> SharedStore {
 
 async fn dynamodb(endpoint: &str) -> SharedStore {
     let table = "fleetstate-records";
-    let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
+    // DynamoDB Local is a JVM that can stall for seconds on a loaded 2-core CI machine
+    // while 64 tasks hammer it: these tests check outcomes, not latency.
+    let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1&timeout_ms=15000");
     let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
         .expect("valid url")
         .build()
