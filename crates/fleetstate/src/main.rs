@@ -112,6 +112,25 @@ enum Command {
         #[command(subcommand)]
         action: RatelimitAction,
     },
+    /// record-storage's records through their scopes, decoded and decrypted.
+    Records {
+        #[command(subcommand)]
+        action: fleetstate::records::RecordsCommand,
+    },
+    /// One idempotency record: `inspect` it, or `forget` it so the next call runs.
+    Idempotency {
+        #[command(subcommand)]
+        action: fleetstate::idem::IdempotencyCommand,
+    },
+    /// Operations per second and p50/p99/p99.9 latency at a sweep of concurrencies.
+    Bench(fleetstate::bench::BenchArgs),
+    /// DynamoDB table definitions: `schema` (JSON for IaC) and `create-table`.
+    Dynamodb {
+        #[command(subcommand)]
+        action: fleetstate::iam::DynamodbCommand,
+    },
+    /// The least-privilege IAM policy of the features on a backend.
+    Iam(fleetstate::iam::IamArgs),
     /// The fleet on the embedded store: a rate limit, a duplicated payment and scoped
     /// records across simulated instances.
     Demo {
@@ -196,12 +215,25 @@ fn main() -> ExitCode {
     }
 }
 
-async fn open(url: &str) -> store_core::Result<SharedStore> {
-    registry::open(&registry::all(), url).await
+use fleetstate::open;
+
+/// Prints `output` as JSON or text; its exit code.
+#[allow(clippy::print_stdout)]
+fn emit(output: fleetstate::Output, json: bool) -> ExitCode {
+    if json {
+        println!("{}", output.json);
+    } else {
+        println!("{}", output.text);
+    }
+    if output.success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 #[allow(clippy::print_stdout)]
-async fn run(cli: Cli) -> store_core::Result<ExitCode> {
+async fn run(cli: Cli) -> Result<ExitCode, store_core::BoxError> {
     let json = cli.json;
     let print = |value: serde_json::Value, text: String| {
         if json {
@@ -448,6 +480,25 @@ async fn run(cli: Cli) -> store_core::Result<ExitCode> {
                 }
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Records { action } => Ok(emit(fleetstate::records::run(action).await?, json)),
+        Command::Idempotency { action } => Ok(emit(fleetstate::idem::run(action).await?, json)),
+        Command::Dynamodb { action } => Ok(emit(fleetstate::iam::dynamodb(action).await?, json)),
+        Command::Iam(args) => Ok(emit(fleetstate::iam::policy(&args)?, json)),
+        Command::Bench(args) => {
+            let total = (args.ops.len() * args.concurrency.len()) as u64;
+            let bar = if json {
+                indicatif::ProgressBar::hidden()
+            } else {
+                indicatif::ProgressBar::new(total)
+            };
+            let results = fleetstate::bench::run(&args, |m| {
+                bar.set_message(format!("{:?} x{}", m.op, m.concurrency));
+                bar.inc(1);
+            })
+            .await?;
+            bar.finish_and_clear();
+            Ok(emit(fleetstate::bench::report(&results), json))
         }
         Command::Demo { instances } => {
             let report = fleetstate::demo::run_embedded(instances).await?;

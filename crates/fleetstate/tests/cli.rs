@@ -1,18 +1,11 @@
 //! The `fleetstate` binary run as a user runs it.
 
-use assert_cmd::Command;
+mod support;
 
-fn fleetstate() -> Command {
-    Command::cargo_bin("fleetstate").expect("the binary")
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::{fleetstate, ok, sqlite_url, stdout};
 
 fn junit_file() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("fleetstate-junit-{}.xml", fastrand::u64(..)))
+    support::tmp_path("fleetstate-junit", "xml")
 }
 
 #[test]
@@ -80,16 +73,6 @@ fn verify_json_reports_every_selected_case() {
 /// Set, get, incr, list, delete and clear through the command on `url`.
 fn operate(url: &str) {
     let ns = format!("cli-{}", fastrand::u64(..));
-    let ok = |args: &[&str]| {
-        let out = fleetstate().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}{}",
-            stdout(&out),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout(&out)
-    };
     ok(&["set", url, &ns, "greeting", "hello", "--ttl", "5m"]);
     let got = ok(&["--json", "get", url, &ns, "greeting"]);
     let entry: serde_json::Value = serde_json::from_str(&got).unwrap();
@@ -126,9 +109,7 @@ fn operate(url: &str) {
 
 #[test]
 fn operations_round_trip_on_a_sqlite_file() {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("fleetstate-cli-{}.db", fastrand::u64(..)));
-    operate(&format!("sqlite://{}", path.display()));
+    operate(&sqlite_url("fleetstate-cli"));
 }
 
 #[test]
@@ -199,9 +180,7 @@ fn an_unknown_scheme_names_the_registered_ones() {
 
 #[test]
 fn ratelimit_status_reset_and_cooldown_act_on_the_fleets_state() {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("fleetstate-rl-{}.db", fastrand::u64(..)));
-    let url = format!("sqlite://{}", path.display());
+    let url = sqlite_url("fleetstate-rl");
     // A service's limiter takes 3 of 5 units.
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {

@@ -77,6 +77,7 @@
 mod config;
 mod error;
 mod hash;
+mod inspect;
 mod jmes;
 #[cfg(feature = "lambda")]
 pub mod lambda;
@@ -90,6 +91,7 @@ pub use config::{
     Dedupe, FUNCTION_NAME_ENV, MAX_NESTING_LIMIT, Replay,
 };
 pub use error::IdempotencyError;
+pub use inspect::RecordInfo;
 pub use jmes::JmesPath;
 pub use layer::{IdempotencyLayer, IdempotencyService, MissingKey, REPLAYED_HEADER};
 pub use protocol::{Idempotency, Wrapped};

@@ -154,6 +154,18 @@ impl<S: Store> Idempotency<S> {
         &self.inner.namespace
     }
 
+    /// The configuration in force.
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Drops `key` from the local cache, if there is one.
+    pub(crate) fn forget_cached(&self, key: &str) {
+        if let Some(cache) = &self.inner.cache {
+            cache.invalidate(key);
+        }
+    }
+
     /// Runs `handler` once per idempotency key of `payload` and replays its result to
     /// duplicates.
     ///

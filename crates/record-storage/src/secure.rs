@@ -115,6 +115,17 @@ impl Keyring {
         Keyring::parse(&spec)
     }
 
+    /// [`Keyring::parse`] of the file at `path` (surrounding whitespace ignored); the
+    /// text read is zeroized once parsed.
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let spec =
+            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                RecordError::Keyring(format!("keyring file {}: {e}", path.display()))
+            })?);
+        Keyring::parse(&spec)
+    }
+
     /// Adds a key that is accepted for reads (a previous primary). Errors if `id` is
     /// already in the keyring.
     pub fn with_old_key(mut self, id: u32, key: &[u8; 32]) -> Result<Self> {

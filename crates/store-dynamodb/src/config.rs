@@ -123,6 +123,16 @@ impl DynamoStoreBuilder {
         Ok(b)
     }
 
+    /// The table the store will use.
+    pub fn table_name(&self) -> &str {
+        &self.settings.table
+    }
+
+    /// The layout the store will expect (from the URL or [`Self::layout`]).
+    pub fn table_layout(&self) -> &TableLayout {
+        &self.settings.layout
+    }
+
     /// A builder from an `aws-config` `SdkConfig`.
     pub fn from_sdk_config(config: &aws_config::SdkConfig, table: &str) -> Self {
         Self::with_source(

@@ -184,7 +184,7 @@ impl TableLayout {
     }
 
     /// `true` when `list` can be a sorted `Query` rather than a `Scan`.
-    pub(crate) fn lists_by_query(&self) -> bool {
+    pub fn lists_by_query(&self) -> bool {
         self.sort_key.is_some()
     }
 

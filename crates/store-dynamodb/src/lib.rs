@@ -5,6 +5,7 @@
 mod advance;
 mod config;
 mod error;
+pub mod iam;
 mod incr;
 mod layout;
 mod list;

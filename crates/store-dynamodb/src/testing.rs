@@ -1,7 +1,8 @@
-//! Test and benchmark helpers (feature `testing`): a request counter.
+//! Test and benchmark helpers (feature `testing`): a request counter and a log of the
+//! actions sent.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -41,6 +42,53 @@ impl Intercept for RequestCounter {
         _cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// An SDK interceptor recording the DynamoDB action of every request a client
+/// transmits (`GetItem`, `PutItem`...; retries included), to check what an IAM policy
+/// must allow. Clones share the log.
+#[derive(Debug, Clone, Default)]
+pub struct RequestLog(Arc<Mutex<Vec<String>>>);
+
+impl RequestLog {
+    /// The actions sent so far, in order.
+    pub fn actions(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The distinct actions sent so far, sorted.
+    pub fn distinct(&self) -> Vec<String> {
+        let mut all = self.actions();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        // `X-Amz-Target: DynamoDB_20120810.GetItem`.
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("unknown");
+        let action = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(action);
         Ok(())
     }
 }
