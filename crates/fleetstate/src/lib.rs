@@ -6,7 +6,7 @@
 //!   humans, JSON and JUnit XML.
 //! - [`ops`], [`records`], [`idem`]: state as operators see it: entries, scoped and
 //!   encrypted records, idempotency records.
-//! - [`bench`]: throughput and latency percentiles of a store.
+//! - [`bench`](mod@bench): throughput and latency percentiles of a store.
 //! - [`iam`]: least-privilege IAM policies and DynamoDB table definitions.
 //! - [`demo`]: the fleet on the embedded store.
 //!

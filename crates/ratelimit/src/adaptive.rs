@@ -155,6 +155,7 @@ pub struct Activity {
 /// ```
 pub struct AdaptiveRateLimiter<S> {
     store: S,
+    name: String,
     namespace: String,
     default: Quota,
     quotas: RwLock<HashMap<String, Quota>>,
@@ -233,6 +234,7 @@ impl<S: Store> AdaptiveRateLimiterBuilder<S> {
         let namespace = crate::keys::namespace(&self.name, self.store.capabilities())?;
         Ok(AdaptiveRateLimiter {
             store: self.store,
+            name: self.name.clone(),
             namespace,
             default: self.default,
             quotas: RwLock::new(self.quotas),
@@ -310,7 +312,8 @@ impl<S: Store> AdaptiveRateLimiter<S> {
             n,
             quota,
         );
-        self.failure
+        let decision = self
+            .failure
             .decide(&self.namespace, quota, shared, |local, instances| {
                 self.decide_on(
                     local,
@@ -321,7 +324,9 @@ impl<S: Store> AdaptiveRateLimiter<S> {
                     quota.divided(instances),
                 )
             })
-            .await
+            .await?;
+        crate::metrics::adaptive_decision(&self.name, resource, priority, &decision);
+        Ok(decision)
     }
 
     /// The strategy on `store` (the shared one, or the local fallback).

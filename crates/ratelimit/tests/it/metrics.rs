@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use ratelimit::metrics::{DECISIONS, STORE_SWITCHES};
-use ratelimit::{FailurePolicy, Policy, Quota, RateLimiter};
+use ratelimit::metrics::{ADAPTIVE_DECISIONS, DECISIONS, STORE_SWITCHES};
+use ratelimit::{AdaptiveRateLimiter, FailurePolicy, Policy, Priority, Quota, RateLimiter};
 use store_core::raw::{Call, Forward};
 use store_core::{Delivery, Error, Result};
 use store_memory::MemoryStore;
@@ -123,4 +123,43 @@ fn decisions_and_store_switches_are_counted() {
     };
     assert_eq!(switched("failure_policy"), 1);
     assert_eq!(switched("store"), 1);
+}
+
+#[test]
+fn adaptive_decisions_are_counted_by_priority() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let limiter = AdaptiveRateLimiter::builder(MemoryStore::new(), "sync")
+                .quota(Quota::per_minute(2))
+                .build()
+                .unwrap();
+            for _ in 0..3 {
+                limiter.check("api", Priority::User).await.unwrap();
+            }
+            limiter.check("api", Priority::Background).await.unwrap();
+        });
+    });
+    let snapshot = snapshotter.snapshot().into_vec();
+    let decided = |priority, decision| {
+        counter(
+            &snapshot,
+            ADAPTIVE_DECISIONS,
+            &[
+                ("limiter", "sync"),
+                ("resource", "api"),
+                ("priority", priority),
+                ("decision", decision),
+                ("degraded", "false"),
+            ],
+        )
+    };
+    assert_eq!(decided("user", "allowed"), 2);
+    assert_eq!(decided("user", "denied"), 1);
+    assert_eq!(decided("background", "denied"), 1, "the budget is spent");
 }
