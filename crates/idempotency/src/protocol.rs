@@ -176,9 +176,14 @@ impl<S: Store> Idempotency<S> {
     ///   current entry on rejection; none with a local cache hit). A different payload
     ///   under validation is `PayloadMismatch`.
     /// - Duplicate of a running call: `AlreadyInProgress`, or in dedupe mode a bounded
-    ///   wait for the result. A run past its in-progress window is presumed dead and
-    ///   taken over by compare-and-set; if it finishes after all, its result is returned
-    ///   to its caller but does not overwrite the new record.
+    ///   wait for the result. A run past its in-progress window is presumed dead: its
+    ///   in-progress record expires with the window (on the store's clock), so the
+    ///   duplicate's claim finds the key absent and takes over in the claim itself, 2
+    ///   operations in all (when this process's clock runs ahead of the store's, the
+    ///   orphan is seen first and taken over by compare-and-set, 3). A live run is never
+    ///   taken over; if a taken-over run finishes after all, its result is returned to
+    ///   its caller but never overwrites the new record (it is stored only when nobody
+    ///   has claimed the key since).
     /// - Handler error: the record is deleted (compare-and-set) so a retry can run, and
     ///   the error is returned unchanged.
     ///
@@ -400,9 +405,12 @@ impl<S: Store> Idempotency<S> {
             let window = self.window(now, deadline);
             let until = now.add_ttl(window);
             let claim = Record::in_progress(until, keys.validation.clone()).to_bytes()?;
-            // An in-progress record outlives its window even when `expires_after` is
-            // shorter, so a duplicate sees it in progress (not absent) while it may run.
-            let claim_ttl = inner.config.expires_after.max(window);
+            // An in-progress record lives exactly its window, on the store's clock: a
+            // duplicate sees it in progress while the run may be live, and once the
+            // window has passed its claim finds the key absent and takes the orphan over
+            // in the claim itself (claim + completion: 2 operations). The store counts
+            // the window from when it received the claim, never before this `now`.
+            let claim_ttl = window;
             let current = match store
                 .set(
                     ns,
@@ -537,6 +545,7 @@ impl<S: Store> Idempotency<S> {
             .into());
         }
         let completed_at = inner.config.clock.now();
+        let bytes_again = bytes.clone();
         match store
             .set(
                 ns,
@@ -549,6 +558,29 @@ impl<S: Store> Idempotency<S> {
             Ok(SetOutcome::Written(_)) => {
                 let expires_at = completed_at.add_ttl(inner.config.expires_after);
                 self.remember(&keys.key, &data, keys.validation.clone(), Some(expires_at));
+                Ok(result)
+            }
+            Ok(SetOutcome::Rejected { current: None }) => {
+                // Absent (or a store that does not return the current entry): the
+                // in-progress record expired with its window. Store the result only if
+                // nobody has claimed the key since.
+                let late = self.set_options(SetOptions::if_absent());
+                let stored = match store.set(ns, &keys.key, bytes_again, late).await {
+                    Ok(SetOutcome::Written(_)) => true,
+                    Ok(SetOutcome::Rejected { .. }) => false,
+                    Err(error) => return Err(IdempotencyError::Persistence(error).into()),
+                };
+                if stored {
+                    let expires_at = completed_at.add_ttl(inner.config.expires_after);
+                    self.remember(&keys.key, &data, keys.validation.clone(), Some(expires_at));
+                } else {
+                    tracing::warn!(
+                        namespace = ns,
+                        key = keys.key,
+                        "LostOwnership: this execution ran past its in-progress window and was taken over; \
+                         its result is returned to its caller but not stored"
+                    );
+                }
                 Ok(result)
             }
             Ok(SetOutcome::Rejected { .. }) => {

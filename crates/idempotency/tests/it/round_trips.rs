@@ -80,3 +80,58 @@ async fn dynamodb_fresh_is_two_requests_duplicate_is_one() {
     let idempotency = Idempotency::new(store, backends::config()).unwrap();
     assert_eq!(counted(&idempotency, || counter.count()).await, [2, 1]);
 }
+
+/// Operations a duplicate spends taking over a run stalled past its window (the
+/// in-progress record expired with the window: claim + completion), and checks the
+/// stalled run's late completion leaves the takeover's record.
+async fn takeover_cost<S: Store + Clone + Send + Sync + 'static>(
+    store: S,
+    count: impl Fn() -> usize,
+) -> usize {
+    let config = backends::config().in_progress_window(Duration::from_millis(300));
+    let idempotency = Idempotency::new(store, config).unwrap();
+    let payload = json!({"job": fastrand::u64(..)});
+    let stalled =
+        crate::stalled::StalledRun::start(&idempotency, payload.clone(), None, json!("stalled"))
+            .await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let before = count();
+    let taken = idempotency
+        .idempotent(&payload, || async {
+            Ok::<_, crate::scenarios::AppError>(json!("takeover"))
+        })
+        .await
+        .unwrap();
+    let cost = count() - before;
+    assert_eq!(taken, json!("takeover"));
+    assert_eq!(stalled.finish().await.unwrap(), json!("stalled"));
+    let replay = idempotency
+        .idempotent(&payload, || async {
+            Ok::<_, crate::scenarios::AppError>(json!("third"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(replay, json!("takeover"), "the late completion overwrote");
+    cost
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn taking_over_an_orphan_is_two_operations_on_memory_and_dynamodb() {
+    let store = Counting::new(MemoryStore::new());
+    let counted = store.clone();
+    assert_eq!(takeover_cost(store, || counted.calls()).await, 2);
+    let Some(endpoint) = store_core::testing::service_url("FLEETSTATE_DYNAMODB_ENDPOINT") else {
+        return;
+    };
+    let table = "fleetstate-idempotency";
+    backends::dynamodb(&endpoint, table, Default::default()).await;
+    let counter = RequestCounter::default();
+    let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
+    let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
+        .unwrap()
+        .interceptor(counter.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(takeover_cost(store, || counter.count()).await, 2);
+}
