@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use bytes::Bytes;
 use store_core::raw::validate;
 use store_core::{
@@ -319,38 +319,38 @@ impl Store for DynamoStore {
             .delete_item()
             .table_name(&*self.table)
             .set_key(Some(self.layout.item_key(namespace, key)));
-        match condition {
+        // Both deletes carry their condition, so DynamoDB decides "was it there" in
+        // the write itself: an unconditional `DeleteItem` with `ALL_OLD` let two
+        // concurrent deletes both report the item (seen on DynamoDB Local by the
+        // linearizability histories). An expired item is left to DynamoDB's TTL.
+        let sent = match condition {
             DeleteCondition::Always => {
-                let out = request
-                    .return_values(ReturnValue::AllOld)
+                request
+                    .condition_expression(format!("attribute_exists(#pk) AND {LIVE}"))
+                    .set_expression_attribute_names(Some(self.names(&["#pk", "#exp"])))
+                    .expression_attribute_values(":now", n(now.as_millis()))
                     .send()
                     .await
-                    .map_err(|e| self.err(e))?;
-                // Removing an expired item is housekeeping, not a live delete.
-                Ok(match out.attributes() {
-                    Some(item) => self.entry_of(item, now)?.is_some(),
-                    None => false,
-                })
             }
             DeleteCondition::IfVersion(v) => {
-                let sent = request
+                request
                     .condition_expression(format!("#ver = :expected AND {LIVE}"))
                     .set_expression_attribute_names(Some(self.names(&["#ver", "#exp"])))
                     .expression_attribute_values(":now", n(now.as_millis()))
                     .expression_attribute_values(":expected", n(store_core::raw::version_number(v)))
                     .send()
-                    .await;
-                match sent {
-                    Ok(_) => Ok(true),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(false)
-                    }
-                    Err(e) => Err(self.err(e)),
-                }
+                    .await
             }
+        };
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(self.err(e)),
         }
     }
 

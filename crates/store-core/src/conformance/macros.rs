@@ -57,6 +57,7 @@ macro_rules! conformance_tests {
         $crate::__conformance_group_advance! { tests [$subject] }
         $crate::__conformance_group_validation! { tests [$subject] }
         $crate::__conformance_group_properties! { tests [$subject] }
+        $crate::__conformance_group_linearizability! { tests [$subject] }
     };
 }
 

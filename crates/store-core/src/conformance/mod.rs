@@ -40,6 +40,7 @@ use crate::{ManualClock, Store};
 
 pub mod cases;
 mod ctx;
+pub mod linearizability;
 mod macros;
 mod model;
 mod report;

@@ -54,7 +54,18 @@ enum Bug {
     /// `incr` as get-then-set under a lock of the instance: exact among tasks sharing
     /// one connection, lost updates between instances.
     InstanceLockedIncr,
+    /// `get` serves what this instance last read or wrote, from a local cache that
+    /// other instances' writes never invalidate.
+    StaleCacheReads,
+    /// One write in [`RARE`] is acknowledged (with a fresh version) and never applied.
+    LosesAckedWrites,
+    /// One write in [`RARE`] lands and is reported as `Unavailable(NotSent)`.
+    LandedWriteReportedNotSent,
 }
+
+/// How rarely the rare bugs strike: too rarely for the few writes of a counting case
+/// to notice, often enough for a hundred histories of hundreds of writes.
+const RARE: u16 = 200;
 
 #[derive(Debug, Clone)]
 struct Broken {
@@ -66,6 +77,8 @@ struct Broken {
     lock: Arc<tokio::sync::Mutex<()>>,
     /// The memory store's clock, for the bugs that compute a clock floor themselves.
     clock: ManualClock,
+    /// For `StaleCacheReads`: this instance's own cache.
+    cache: Arc<Mutex<HashMap<(String, String), Entry>>>,
 }
 
 impl Broken {
@@ -80,6 +93,17 @@ impl Broken {
 impl Store for Broken {
     async fn get(&self, ns: &str, key: &str) -> Result<Option<Entry>> {
         let (ns, key) = self.ns(ns, key);
+        if self.bug == Bug::StaleCacheReads {
+            let id = (ns.clone(), key.clone());
+            if let Some(entry) = self.cache.lock().unwrap().get(&id) {
+                return Ok(Some(entry.clone()));
+            }
+            let entry = self.inner.get(&ns, &key).await?;
+            if let Some(entry) = entry.as_ref().filter(|e| e.expires_at.is_none()) {
+                self.cache.lock().unwrap().insert(id, entry.clone());
+            }
+            return Ok(entry);
+        }
         self.inner.get(&ns, &key).await
     }
 
@@ -93,9 +117,36 @@ impl Store for Broken {
             let current = self.inner.get(&ns, &key).await?;
             return Ok(SetOutcome::Rejected { current });
         }
-        let outcome = self.inner.set(&ns, &key, value, opts).await?;
+        if self.bug == Bug::LosesAckedWrites && fastrand::u16(..RARE) == 0 {
+            return Ok(SetOutcome::Written(store_core::raw::version(
+                fastrand::u64(..),
+            )));
+        }
+        let outcome = self.inner.set(&ns, &key, value.clone(), opts).await?;
         if outcome.is_written() {
-            self.written.lock().unwrap().insert(id, ());
+            self.written.lock().unwrap().insert(id.clone(), ());
+        }
+        if self.bug == Bug::StaleCacheReads {
+            let mut cache = self.cache.lock().unwrap();
+            match &outcome {
+                SetOutcome::Written(version) if opts.ttl.is_none() => {
+                    let entry = Entry {
+                        value,
+                        version: *version,
+                        expires_at: None,
+                    };
+                    cache.insert(id, entry);
+                }
+                _ => {
+                    cache.remove(&id);
+                }
+            }
+        }
+        if self.bug == Bug::LandedWriteReportedNotSent && fastrand::u16(..RARE) == 0 {
+            return Err(store_core::Error::unavailable(
+                store_core::Delivery::NotSent,
+                "reported as never sent, though it landed",
+            ));
         }
         match (self.bug, outcome) {
             (Bug::ForgetsCurrentOnReject, SetOutcome::Rejected { .. }) => {
@@ -107,9 +158,22 @@ impl Store for Broken {
 
     async fn delete(&self, ns: &str, key: &str, condition: DeleteCondition) -> Result<bool> {
         let (ns, key) = self.ns(ns, key);
+        if self.bug == Bug::LosesAckedWrites && fastrand::u16(..RARE) == 0 {
+            return Ok(true);
+        }
         let removed = self.inner.delete(&ns, &key, condition).await?;
+        self.cache
+            .lock()
+            .unwrap()
+            .remove(&(ns.clone(), key.clone()));
         if removed {
             self.written.lock().unwrap().remove(&(ns, key));
+        }
+        if self.bug == Bug::LandedWriteReportedNotSent && fastrand::u16(..RARE) == 0 {
+            return Err(store_core::Error::unavailable(
+                store_core::Delivery::NotSent,
+                "reported as never sent, though it landed",
+            ));
         }
         Ok(removed)
     }
@@ -122,6 +186,10 @@ impl Store for Broken {
         ttl: Option<Duration>,
     ) -> Result<IncrOutcome> {
         let (ns, key) = self.ns(ns, key);
+        self.cache
+            .lock()
+            .unwrap()
+            .remove(&(ns.clone(), key.clone()));
         let _instance_lock = match self.bug {
             Bug::InstanceLockedIncr => Some(self.lock.lock().await),
             _ => None,
@@ -232,6 +300,10 @@ impl Store for Broken {
 
     async fn advance(&self, ns: &str, key: &str, advance: Advance) -> Result<Advanced> {
         let (ns, key) = self.ns(ns, key);
+        self.cache
+            .lock()
+            .unwrap()
+            .remove(&(ns.clone(), key.clone()));
         let (ns, key) = (ns.as_str(), key.as_str());
         let floor = |advance: &Advance| match advance.floor {
             Floor::Value(value) => value,
@@ -357,6 +429,7 @@ async fn failures_with(bug: Bug, instances: usize) -> Vec<String> {
             written: Arc::clone(&written),
             lock: Arc::default(),
             clock: store_clock.clone(),
+            cache: Arc::default(),
         });
         let main = stores.next().expect("at least one instance");
         Subject::with_manual_clock(main, clock).with_instances(stores)
@@ -550,6 +623,24 @@ async fn atomicity_within_one_instance_only_is_caught_across_instances() {
     let four = failures_with(Bug::InstanceLockedIncr, 4).await;
     for case in races {
         assert!(four.iter().any(|f| f == case), "four instances: {four:#?}");
+    }
+}
+
+/// Wrong in ways counting misses: each is caught by the linearizability histories
+/// (the stale cache only between instances, so with four).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stale_reads_lost_writes_and_landed_not_sent_writes_are_not_linearizable() {
+    let case = "linearizability::random_histories_are_linearizable";
+    for bug in [
+        Bug::StaleCacheReads,
+        Bug::LosesAckedWrites,
+        Bug::LandedWriteReportedNotSent,
+    ] {
+        let failed = failures_with(bug, 4).await;
+        assert!(
+            failed.iter().any(|f| f == case),
+            "{bug:?} should fail `{case}`; failures were {failed:#?}"
+        );
     }
 }
 

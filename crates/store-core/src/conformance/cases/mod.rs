@@ -12,6 +12,7 @@ pub mod clear;
 pub mod concurrency;
 pub mod conditions;
 pub mod incr;
+pub mod linearizability;
 pub mod list;
 pub mod properties;
 pub mod ttl;
@@ -30,6 +31,7 @@ pub(crate) fn all<S: Store + 'static>() -> Vec<super::Case<S>> {
     all.extend(crate::__conformance_group_advance!(list []));
     all.extend(crate::__conformance_group_validation!(list []));
     all.extend(crate::__conformance_group_properties!(list []));
+    all.extend(crate::__conformance_group_linearizability!(list []));
     all
 }
 
