@@ -24,9 +24,17 @@ pub enum IdempotencyError {
     /// The key selection found nothing, and `raise_on_no_idempotency_key` is set.
     #[error("no idempotency key found in the payload (the key selection returned nothing)")]
     NoIdempotencyKey,
-    /// The store failed; its error (and kind) is kept as the source.
+    /// The store failed before the handler ran (claiming the key, or reading the
+    /// record); its error (and kind, and `Delivery`) is kept as the source. The handler
+    /// did not run in this call.
     #[error("idempotency store failed: {0}")]
     Persistence(#[source] store_core::Error),
+    /// The handler **ran** (its side effects happened) but its result could not be
+    /// recorded: the store failed storing it. The record stays in progress until its
+    /// in-progress window passes (duplicates meanwhile get `AlreadyInProgress`), unless
+    /// the write landed after all (`MaybeApplied`), in which case duplicates replay it.
+    #[error("the handler ran but its result could not be recorded: {0}")]
+    Unrecorded(#[source] store_core::Error),
     /// A payload, key or result could not be (de)serialized, or a stored record is not
     /// one this crate wrote.
     #[error("idempotency serialization failed: {0}")]
@@ -57,6 +65,20 @@ pub enum IdempotencyError {
 }
 
 impl IdempotencyError {
+    /// Whether the handler may have run in the call that returned this error: `true`
+    /// for [`Self::Unrecorded`], [`Self::ResultTooLarge`] and [`Self::ResultTooDeep`]
+    /// (it ran, its result was not stored), `false` for every other variant (the call
+    /// stopped before the handler). A handler's own errors are never wrapped: a call
+    /// that returns one ran it.
+    pub fn handler_may_have_run(&self) -> bool {
+        matches!(
+            self,
+            IdempotencyError::Unrecorded(_)
+                | IdempotencyError::ResultTooLarge { .. }
+                | IdempotencyError::ResultTooDeep { .. }
+        )
+    }
+
     pub(crate) fn serialization(source: impl Into<BoxError>) -> Self {
         IdempotencyError::Serialization(source.into())
     }

@@ -288,7 +288,9 @@ fn error_response(error: &IdempotencyError) -> Response<Full<Bytes>> {
         IdempotencyError::AlreadyInProgress { .. } => StatusCode::CONFLICT,
         IdempotencyError::PayloadMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         IdempotencyError::NoIdempotencyKey => StatusCode::BAD_REQUEST,
-        IdempotencyError::Persistence(_) => StatusCode::SERVICE_UNAVAILABLE,
+        IdempotencyError::Persistence(_) | IdempotencyError::Unrecorded(_) => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     if status.is_server_error() {

@@ -568,7 +568,7 @@ impl<S: Store> Idempotency<S> {
                 let stored = match store.set(ns, &keys.key, bytes_again, late).await {
                     Ok(SetOutcome::Written(_)) => true,
                     Ok(SetOutcome::Rejected { .. }) => false,
-                    Err(error) => return Err(IdempotencyError::Persistence(error).into()),
+                    Err(error) => return Err(IdempotencyError::Unrecorded(error).into()),
                 };
                 if stored {
                     let expires_at = completed_at.add_ttl(inner.config.expires_after);
@@ -592,7 +592,7 @@ impl<S: Store> Idempotency<S> {
                 );
                 Ok(result)
             }
-            Err(error) => Err(IdempotencyError::Persistence(error).into()),
+            Err(error) => Err(IdempotencyError::Unrecorded(error).into()),
         }
     }
 }

@@ -62,9 +62,20 @@ where
             ))
         }
         SdkError::DispatchFailure(failure) => {
-            // A refused or failed connection never delivered the request; anything else
-            // (a dropped connection, a timeout while sending) may have.
-            let delivery = if failure.is_io() && describe(&e).contains("onnect") {
+            // Only a connection that was never made proves the request was not
+            // delivered (hyper's `Connect` kind: refused, unreachable, failed
+            // handshake); anything else (a connection reset or closed after the request
+            // went out, a timeout while sending) may have delivered it. Matching a bare
+            // "connect" would take "connection reset" for a refusal.
+            let text = describe(&e);
+            let never_connected = [
+                "client error (Connect)",
+                "tcp connect error",
+                "Connection refused",
+            ]
+            .iter()
+            .any(|sign| text.contains(sign));
+            let delivery = if failure.is_io() && never_connected {
                 Delivery::NotSent
             } else {
                 Delivery::MaybeApplied

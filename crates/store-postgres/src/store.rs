@@ -114,8 +114,29 @@ impl PostgresStore {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Failure> {
         let table = self.layout.table();
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let lost = || {
+            Failure::Lost(Error::unavailable(
+                Delivery::MaybeApplied,
+                format!(
+                    "PostgreSQL did not answer within {} ms",
+                    self.timeout.as_millis()
+                ),
+            ))
+        };
+        let client = match tokio::time::timeout_at(deadline, self.pool.get()).await {
+            Ok(client) => client.map_err(|e| from_pool(e, table))?,
+            Err(_) => {
+                return Err(Failure::NotSent(Error::unavailable(
+                    Delivery::NotSent,
+                    format!(
+                        "no PostgreSQL connection within {} ms",
+                        self.timeout.as_millis()
+                    ),
+                )));
+            }
+        };
         let attempt = async {
-            let client = self.pool.get().await.map_err(|e| from_pool(e, table))?;
             let statement = client.prepare_cached(sql).await.map_err(|e| {
                 match from_postgres(e, table, false) {
                     Failure::Lost(e) => Failure::NotSent(e),
@@ -127,15 +148,15 @@ impl PostgresStore {
                 .await
                 .map_err(|e| from_postgres(e, table, true))
         };
-        match tokio::time::timeout(self.timeout, attempt).await {
+        match tokio::time::timeout_at(deadline, attempt).await {
             Ok(result) => result,
-            Err(_) => Err(Failure::Lost(Error::unavailable(
-                Delivery::MaybeApplied,
-                format!(
-                    "PostgreSQL did not answer within {} ms",
-                    self.timeout.as_millis()
-                ),
-            ))),
+            Err(_) => {
+                // The connection stopped answering (a black-holed path, a host gone
+                // without a reset): taken out of the pool and closed, so no later
+                // statement waits behind the lost one.
+                drop(deadpool_postgres::Object::take(client));
+                Err(lost())
+            }
         }
     }
 

@@ -378,6 +378,7 @@ impl RedisStoreBuilder {
                 Arc::new(crate::client::redis_rs::RedisRsCommands::new(
                     connection.clone(),
                     self.settings.command_timeout,
+                    None,
                 ))
             }
         };
@@ -439,6 +440,7 @@ impl RedisStoreBuilder {
             .set_min_delay(self.reconnect_min)
             .set_max_delay(self.reconnect_max)
             .set_number_of_retries(2);
+        let renew = crate::client::redis_rs::Renew::new(client.clone(), config.clone());
         let connect = redis::aio::ConnectionManager::new_with_config(client, config);
         let manager = match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(Ok(manager)) => manager,
@@ -448,6 +450,7 @@ impl RedisStoreBuilder {
         Ok(crate::client::redis_rs::RedisRsCommands::new(
             crate::RedisRsConnection::Single(manager),
             self.settings.command_timeout,
+            Some(renew),
         ))
     }
 
@@ -468,6 +471,7 @@ impl RedisStoreBuilder {
         Ok(crate::client::redis_rs::RedisRsCommands::new(
             crate::RedisRsConnection::Cluster(connection),
             self.settings.command_timeout,
+            None,
         ))
     }
 }
@@ -542,6 +546,13 @@ impl RedisStoreBuilder {
                 // Every command at most once; a dropped connection surfaces as
                 // `Unavailable` instead of a silent second send.
                 c.max_command_attempts = 1;
+                // A connection that stops answering (a black-holed path, a host gone
+                // without a reset) is closed and replaced once a command has waited a
+                // command timeout, instead of timing out every command after it.
+                c.unresponsive = fred::types::config::UnresponsiveConfig {
+                    max_timeout: Some(timeout),
+                    interval: (timeout / 4).max(Duration::from_millis(5)),
+                };
             })
             .with_performance_config(|p| p.default_command_timeout = timeout)
             .set_policy(policy)

@@ -83,9 +83,11 @@ impl RedisStore {
         self.conn.library()
     }
 
-    /// The redis-rs connection underneath, for commands of your own (`None` on fred).
+    /// The redis-rs connection underneath, for commands of your own (`None` on fred):
+    /// a handle on the one in use (a single node's is replaced after a command times
+    /// out, when the store built it).
     #[cfg(feature = "redis-rs")]
-    pub fn redis_rs_connection(&self) -> Option<&crate::RedisRsConnection> {
+    pub fn redis_rs_connection(&self) -> Option<crate::RedisRsConnection> {
         self.conn
             .as_any()
             .downcast_ref::<crate::client::redis_rs::RedisRsCommands>()

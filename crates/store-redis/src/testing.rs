@@ -126,7 +126,7 @@ impl RawClient {
     pub fn of(store: &crate::RedisStore) -> Self {
         RawClient {
             #[cfg(feature = "redis-rs")]
-            redis_rs: store.redis_rs_connection().cloned(),
+            redis_rs: store.redis_rs_connection(),
             fred: store.fred_client().cloned(),
         }
     }
@@ -160,4 +160,32 @@ impl RawClient {
             .map(drop)
             .map_err(|e| Error::backend("raw command", e))
     }
+}
+
+/// A store on the standalone Redis at `url` (`redis://host:port`) reached through a
+/// [`FaultProxy`](store_core::testing::FaultProxy) started here, with short timeouts
+/// (250 ms per command and per connection) so injected faults cost little: the proxy
+/// (drop it to cut everything) and the store.
+pub async fn behind_fault_proxy(
+    url: &str,
+) -> Result<(store_core::testing::FaultProxy, crate::RedisStore)> {
+    let upstream: std::net::SocketAddr = url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| Error::Misconfigured(format!("`{url}` is not redis://host:port: {e}")))?;
+    let proxy = store_core::testing::FaultProxy::start(upstream)
+        .await
+        .map_err(|e| Error::backend("starting the fault proxy", e))?;
+    let store = crate::RedisStoreBuilder::from_url(&format!("redis://127.0.0.1:{}", proxy.port()))?
+        .command_timeout(std::time::Duration::from_millis(250))
+        .connect_timeout(std::time::Duration::from_millis(250))
+        .reconnect(
+            std::time::Duration::from_millis(5),
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_millis(5),
+        )
+        .build()
+        .await?;
+    Ok((proxy, store))
 }

@@ -5,6 +5,7 @@
 
 mod backends;
 mod concurrency;
+mod faults;
 mod http;
 mod lambda;
 mod metrics;

@@ -5,6 +5,7 @@ mod adaptive;
 mod controls;
 mod exact;
 mod failure;
+mod faults;
 mod layer;
 mod lease;
 mod metrics;

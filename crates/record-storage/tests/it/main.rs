@@ -4,6 +4,7 @@
 
 mod backends;
 mod concurrency;
+mod faults;
 mod nesting;
 mod options;
 mod paging;

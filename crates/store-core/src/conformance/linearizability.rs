@@ -91,6 +91,8 @@ enum Outcome {
     Counted(i64),
     /// `MaybeApplied`: may or may not have taken effect.
     Unknown,
+    /// Failed without taking effect: left out of the check, shown in the printout.
+    Failed,
 }
 
 /// One operation of a key's history, for the checker.
@@ -183,8 +185,9 @@ struct Recorded {
 pub struct History {
     keys: Vec<String>,
     ops: Vec<Recorded>,
-    /// Operations left out because they failed without taking effect.
-    dropped: usize,
+    /// Operations left out because they failed without taking effect (or were reads
+    /// that may have happened), shown in a failing history.
+    left_out: Vec<Recorded>,
 }
 
 impl History {
@@ -205,7 +208,7 @@ impl History {
 
     /// Operations that failed without taking effect, left out of the history.
     pub fn dropped(&self) -> usize {
-        self.dropped
+        self.left_out.len()
     }
 
     /// Checks every key's history; on failure, the first non-linearizable key's
@@ -246,6 +249,7 @@ impl History {
 
     fn describe(&self, key: usize, ops: &[&Recorded]) -> String {
         let mut ops = ops.to_vec();
+        ops.extend(self.left_out.iter().filter(|o| o.key == key));
         ops.sort_by_key(|o| o.invoked);
         let mut out = format!(
             "the history of key {:?} is not linearizable ({} operations; times in µs from \
@@ -258,6 +262,17 @@ impl History {
                 Some(at) => format!("{:>8}", at.as_micros()),
                 None => "     ...".to_owned(),
             };
+            if op.op.outcome == Outcome::Failed {
+                let _ = writeln!(
+                    out,
+                    "  [{:>8} – {end}] client {}: {} → left out, taken as not applied ({})",
+                    op.invoked.as_micros(),
+                    op.client,
+                    kind_text(op.op.kind),
+                    op.error.as_deref().unwrap_or_default()
+                );
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "  [{:>8} – {end}] client {}: {} → {}{}",
@@ -307,6 +322,7 @@ fn outcome_text(outcome: Outcome) -> String {
         Outcome::Deleted(false) => "not deleted".to_owned(),
         Outcome::Counted(value) => value.to_string(),
         Outcome::Unknown => "unknown".to_owned(),
+        Outcome::Failed => "failed".to_owned(),
     }
 }
 
@@ -353,7 +369,7 @@ pub async fn record<S: Store + 'static>(
                     seed ^ (client as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 );
                 let mut ops = Vec::with_capacity(shape.ops_per_client);
-                let mut dropped = 0;
+                let mut left_out = Vec::new();
                 for n in 0..shape.ops_per_client {
                     let key = rng.usize(..keys.len());
                     let is_counter = key >= shape.registers;
@@ -374,7 +390,22 @@ pub async fn record<S: Store + 'static>(
                             completed: Some(completed),
                             error: None,
                         }),
-                        Err(e) if e.may_have_applied() => ops.push(Recorded {
+                        // A read that may have happened changes nothing: left out, as
+                        // is an operation that failed without taking effect.
+                        Err(e) if !e.may_have_applied() || kind.0 == Kind::Get => {
+                            left_out.push(Recorded {
+                                client,
+                                key,
+                                op: KeyOp {
+                                    kind: kind.0,
+                                    outcome: Outcome::Failed,
+                                },
+                                invoked,
+                                completed: Some(completed),
+                                error: Some(e.to_string()),
+                            });
+                        }
+                        Err(e) => ops.push(Recorded {
                             client,
                             key,
                             op: KeyOp {
@@ -385,10 +416,9 @@ pub async fn record<S: Store + 'static>(
                             completed: None,
                             error: Some(e.to_string()),
                         }),
-                        Err(_) => dropped += 1,
                     }
                 }
-                Ok::<_, String>((ops, dropped))
+                Ok::<_, String>((ops, left_out))
             })
         })
         .collect();
@@ -397,11 +427,11 @@ pub async fn record<S: Store + 'static>(
         ..History::default()
     };
     for client in clients {
-        let (ops, dropped) = client
+        let (ops, left_out) = client
             .await
             .map_err(|e| format!("a client panicked: {e}"))??;
         history.ops.extend(ops);
-        history.dropped += dropped;
+        history.left_out.extend(left_out);
     }
     Ok(history)
 }
@@ -591,7 +621,7 @@ mod tests {
         History {
             keys: vec!["k".into()],
             ops,
-            dropped: 0,
+            left_out: Vec::new(),
         }
     }
 
@@ -710,4 +740,63 @@ mod tests {
         ]);
         assert!(lost_incr.check().is_err());
     }
+}
+
+/// What [`check_under_faults`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FaultRun {
+    /// Histories recorded and found linearizable.
+    pub histories: usize,
+    /// Operations recorded, in all.
+    pub operations: usize,
+    /// Operations that ended `MaybeApplied` (open-ended in their history).
+    pub open_ended: usize,
+    /// Operations that failed without taking effect (left out).
+    pub dropped: usize,
+}
+
+/// Records `histories` random histories on `stores` (which reach their server through
+/// `proxy`) with `faults` injected, and checks each: the store is linearizable under
+/// faults when every operation's result, or its error's `Delivery`, is true.
+///
+/// The stores should time out quickly (a black-holed request waits for its timeout).
+/// Errors with the first history that is not linearizable, printed.
+pub async fn check_under_faults<S: Store + 'static>(
+    stores: &[Arc<S>],
+    proxy: &crate::testing::FaultProxy,
+    ns: &str,
+    histories: usize,
+    faults: crate::testing::Faults,
+) -> Result<FaultRun, String> {
+    let seed = fastrand::u64(..);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut run = FaultRun::default();
+    for n in 0..histories {
+        // Smaller than the fault-free ones: every fault costs a timeout.
+        let shape = HistoryShape {
+            clients: rng.usize(4..=8),
+            ops_per_client: 20,
+            registers: 2,
+            counters: 1,
+        };
+        proxy.set(faults);
+        let recorded = record(stores, ns, &format!("f{seed:x}/{n}/"), shape, rng.u64(..)).await;
+        proxy.set(crate::testing::Faults::none());
+        let history = recorded?;
+        if let Err(story) = history.check() {
+            return Err(format!(
+                "history {n} of {histories} under faults (seed {seed}, {} clients, {} \
+                 operations, {} open-ended, {} failed unapplied): {story}",
+                shape.clients,
+                history.len(),
+                history.open_ended(),
+                history.dropped()
+            ));
+        }
+        run.histories += 1;
+        run.operations += history.len();
+        run.open_ended += history.open_ended();
+        run.dropped += history.dropped();
+    }
+    Ok(run)
 }

@@ -6,10 +6,12 @@
 //! (`store_redis::testing::CommandCounter`, `store_dynamodb::testing::RequestCounter`).
 
 mod counting;
+mod fault_proxy;
 mod local_server;
 mod placement;
 
 pub use counting::Counting;
+pub use fault_proxy::{FaultCounts, FaultProxy, Faults};
 pub use local_server::LocalServer;
 pub use placement::CoreSplit;
 

@@ -3,6 +3,7 @@
 
 mod cursors;
 mod errors;
+mod linearizable_faults;
 mod requests;
 mod support;
 

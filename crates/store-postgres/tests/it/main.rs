@@ -2,6 +2,7 @@
 //! `cargo xtask test` (or `cargo xtask services up`).
 
 mod fault;
+mod linearizable_faults;
 mod processes;
 mod round_trips;
 mod services;

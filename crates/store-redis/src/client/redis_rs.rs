@@ -8,7 +8,8 @@
 //! `TRYAGAIN`, `CLUSTERDOWN`, no connection to the node) itself, a bounded number of
 //! times; an I/O error is re-sent only for [`Resend::Allowed`] commands.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -77,9 +78,31 @@ const REDIRECTS: usize = 5;
 const PRIMARIES_TTL: Duration = Duration::from_secs(5);
 
 pub(crate) struct RedisRsCommands {
-    conn: RedisRsConnection,
+    conn: Arc<RwLock<RedisRsConnection>>,
     timeout: Duration,
     primaries: Mutex<Option<(Instant, Vec<Option<String>>)>>,
+    /// How to replace a single node's connection after a timeout, when the store
+    /// built it (not when the application handed its own manager in).
+    renew: Option<Arc<Renew>>,
+}
+
+/// A fresh `ConnectionManager` for a connection that stopped answering: redis-rs
+/// reconnects only after a connection drops, so one that goes silent (a black-holed
+/// network path, a host gone without a reset) would time out every command forever.
+pub(crate) struct Renew {
+    client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
+    busy: AtomicBool,
+}
+
+impl Renew {
+    pub(crate) fn new(client: redis::Client, config: redis::aio::ConnectionManagerConfig) -> Self {
+        Renew {
+            client,
+            config,
+            busy: AtomicBool::new(false),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisRsCommands {
@@ -101,16 +124,45 @@ fn not_run(e: &RedisError) -> bool {
 }
 
 impl RedisRsCommands {
-    pub(crate) fn new(conn: RedisRsConnection, timeout: Duration) -> Self {
+    pub(crate) fn new(conn: RedisRsConnection, timeout: Duration, renew: Option<Renew>) -> Self {
         RedisRsCommands {
-            conn,
+            conn: Arc::new(RwLock::new(conn)),
             timeout,
             primaries: Mutex::new(None),
+            renew: renew.map(Arc::new),
         }
     }
 
-    pub(crate) fn connection(&self) -> &RedisRsConnection {
-        &self.conn
+    /// The connection in use (a handle: clones share it).
+    pub(crate) fn connection(&self) -> RedisRsConnection {
+        self.conn.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// After a command timed out on a single node: replace the connection in the
+    /// background (once at a time), so the next commands do not wait on a silent one.
+    fn renew_after_timeout(&self) {
+        let Some(renew) = &self.renew else {
+            return;
+        };
+        if !matches!(self.connection(), RedisRsConnection::Single(_))
+            || renew.busy.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        let renew = renew.clone();
+        let slot = self.conn.clone();
+        tokio::spawn(async move {
+            let fresh = redis::aio::ConnectionManager::new_with_config(
+                renew.client.clone(),
+                renew.config.clone(),
+            )
+            .await;
+            if let Ok(manager) = fresh {
+                *slot.write().unwrap_or_else(|p| p.into_inner()) =
+                    RedisRsConnection::Single(manager);
+            }
+            renew.busy.store(false, Ordering::SeqCst);
+        });
     }
 
     /// Sends `cmd` (to `node` when given) within the timeout; on a cluster, again after
@@ -137,8 +189,9 @@ impl RedisRsCommands {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let conn = self.connection();
             let sent = async {
-                match (&self.conn, node) {
+                match (&conn, node) {
                     (RedisRsConnection::Single(c), _) => {
                         cmd.query_async::<Value>(&mut c.clone()).await
                     }
@@ -157,8 +210,14 @@ impl RedisRsCommands {
             };
             let e = match tokio::time::timeout_at(deadline, sent).await {
                 Ok(Ok(value)) => return Ok(Ok(value)),
-                Ok(Err(e)) => e,
+                Ok(Err(e)) => {
+                    if e.is_timeout() {
+                        self.renew_after_timeout();
+                    }
+                    e
+                }
                 Err(_) => {
+                    self.renew_after_timeout();
                     return Err(Error::unavailable(
                         Delivery::MaybeApplied,
                         format!(
@@ -168,7 +227,7 @@ impl RedisRsCommands {
                     ));
                 }
             };
-            let again = matches!(self.conn, RedisRsConnection::Cluster(_))
+            let again = matches!(conn, RedisRsConnection::Cluster(_))
                 && attempt <= REDIRECTS
                 && (not_run(&e) || (resend == Resend::Allowed && e.is_io_error()));
             if !again {
@@ -210,7 +269,7 @@ impl Commands for RedisRsCommands {
     }
 
     fn is_cluster(&self) -> bool {
-        matches!(self.conn, RedisRsConnection::Cluster(_))
+        matches!(self.connection(), RedisRsConnection::Cluster(_))
     }
 
     fn get(&self, key: String) -> Fut<'_, Option<Bytes>> {

@@ -7,6 +7,7 @@ mod clear;
 mod counters;
 mod cursors;
 mod fault;
+mod linearizable_faults;
 mod round_trips;
 mod services;
 mod tls;
