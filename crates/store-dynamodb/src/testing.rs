@@ -92,3 +92,37 @@ impl Intercept for RequestLog {
         Ok(())
     }
 }
+
+/// A store on `table` at the DynamoDB Local `endpoint` (`http://host:port`), reached
+/// through a [`FaultProxy`](store_core::testing::FaultProxy) started here, with a
+/// 400 ms request timeout so injected faults cost little; the table is created first
+/// (directly) if missing. Returns the proxy (drop it to cut everything) and the store.
+pub async fn behind_fault_proxy(
+    endpoint: &str,
+    table: &str,
+) -> store_core::Result<(store_core::testing::FaultProxy, crate::DynamoStore)> {
+    let direct = crate::DynamoStoreBuilder::from_url(&format!(
+        "dynamodb://{table}?endpoint={endpoint}&region=us-east-1"
+    ))?
+    .build()
+    .await?;
+    crate::create_table(direct.client(), table, direct.layout()).await?;
+    let upstream: std::net::SocketAddr = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|e| {
+            store_core::Error::Misconfigured(format!("`{endpoint}` is not http://host:port: {e}"))
+        })?;
+    let proxy = store_core::testing::FaultProxy::start(upstream)
+        .await
+        .map_err(|e| store_core::Error::backend("starting the fault proxy", e))?;
+    let store = crate::DynamoStoreBuilder::from_url(&format!(
+        "dynamodb://{table}?endpoint=http://127.0.0.1:{}&region=us-east-1",
+        proxy.port()
+    ))?
+    .timeout(std::time::Duration::from_millis(400))
+    .build()
+    .await?;
+    Ok((proxy, store))
+}

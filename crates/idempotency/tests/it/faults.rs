@@ -1,4 +1,5 @@
-//! Under faults: 64 concurrent calls of one payload, on 4 store instances each behind
+//! Under faults, on Redis and DynamoDB Local: 64 concurrent calls of one payload, on 4
+//! store instances each behind
 //! a fault proxy that delays, cuts mid-request, black-holes and resets connections. The
 //! handler runs at most once while its record lives, and every caller gets the result,
 //! `AlreadyInProgress`, or an error that says whether the handler may have run.
@@ -24,23 +25,21 @@ struct Outcomes {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_payload_runs_at_most_once_under_faults_on_redis() {
-    let Some(url) = service_url("FLEETSTATE_REDIS_URL") else {
-        return;
-    };
-    let mut proxies: Vec<FaultProxy> = Vec::new();
-    let mut stores: Vec<SharedStore> = Vec::new();
-    for _ in 0..4 {
-        let (proxy, store) = store_redis::testing::behind_fault_proxy(&url)
-            .await
-            .unwrap();
-        proxy.set(Faults::mixed(20));
-        proxies.push(proxy);
-        stores.push(store.into_shared());
+async fn a_payload_runs_at_most_once_under_faults() {
+    for (backend, proxied, _direct) in backends(4).await {
+        let (proxies, stores): (Vec<FaultProxy>, Vec<SharedStore>) = proxied.into_iter().unzip();
+        for proxy in &proxies {
+            proxy.set(Faults::mixed(20));
+        }
+        runs_at_most_once(backend, &proxies, &stores).await;
     }
+}
+
+async fn runs_at_most_once(backend: &str, proxies: &[FaultProxy], stores: &[SharedStore]) {
     let mut totals = Outcomes::default();
     for round in 0..PAYLOADS {
         let payload = json!({"order": format!("o-{}", fastrand::u64(..)), "round": round});
+        let stores = stores.to_vec();
         let runs = Arc::new(AtomicUsize::new(0));
         let calls: Vec<_> = (0..CALLS)
             .map(|i| {
@@ -90,7 +89,7 @@ async fn a_payload_runs_at_most_once_under_faults_on_redis() {
         if ran == 1 {
             assert!(
                 outcomes.results + outcomes.ran_unrecorded >= 1,
-                "round {round}: the handler ran and no caller was told: {outcomes:?}"
+                "{backend} round {round}: the handler ran and no caller was told: {outcomes:?}"
             );
         }
         totals.results += outcomes.results;
@@ -99,7 +98,7 @@ async fn a_payload_runs_at_most_once_under_faults_on_redis() {
         totals.ran_unrecorded += outcomes.ran_unrecorded;
     }
     let faults: Vec<_> = proxies.iter().map(FaultProxy::counts).collect();
-    eprintln!("\nidempotency under faults: {totals:?}; proxies {faults:?}");
+    eprintln!("\nidempotency under faults on {backend}: {totals:?}; proxies {faults:?}");
     assert!(
         faults
             .iter()
@@ -108,4 +107,43 @@ async fn a_payload_runs_at_most_once_under_faults_on_redis() {
             > 0
     );
     assert!(totals.results > 0, "{totals:?}");
+}
+
+/// Per available backend (Redis, DynamoDB Local): `n` stores, each behind a fault proxy
+/// of its own, and a store reaching the server directly.
+async fn backends(n: usize) -> Vec<(&'static str, Vec<(FaultProxy, SharedStore)>, SharedStore)> {
+    let mut out = Vec::new();
+    if let Some(url) = service_url("FLEETSTATE_REDIS_URL") {
+        let mut proxied = Vec::new();
+        for _ in 0..n {
+            let (proxy, store) = store_redis::testing::behind_fault_proxy(&url)
+                .await
+                .unwrap();
+            proxied.push((proxy, store.into_shared()));
+        }
+        let direct = store_redis::RedisStoreBuilder::from_url(&url)
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        out.push(("Redis", proxied, direct.into_shared()));
+    }
+    if let Some(endpoint) = service_url("FLEETSTATE_DYNAMODB_ENDPOINT") {
+        let table = "fleetstate-faults";
+        let mut proxied = Vec::new();
+        for _ in 0..n {
+            let (proxy, store) = store_dynamodb::testing::behind_fault_proxy(&endpoint, table)
+                .await
+                .unwrap();
+            proxied.push((proxy, store.into_shared()));
+        }
+        let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
+        let direct = store_dynamodb::DynamoStoreBuilder::from_url(&url)
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        out.push(("DynamoDB Local", proxied, direct.into_shared()));
+    }
+    out
 }

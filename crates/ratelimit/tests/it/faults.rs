@@ -1,4 +1,4 @@
-//! Under faults: 4 limiter instances (one store connection each, each behind a fault
+//! Under faults, on Redis and DynamoDB Local: 4 limiter instances (one store connection each, each behind a fault
 //! proxy that delays, cuts mid-request, black-holes and resets connections) share one
 //! budget. `Closed` never admits more than the limit; with `Open` and `Fallback` the
 //! decisions the failure policy made are marked degraded, and only those may exceed
@@ -29,15 +29,16 @@ struct Tally {
 }
 
 /// Every check of every task; the tally and the proxies' fault counts.
-async fn hammer(url: &str, policy: impl Fn() -> FailurePolicy) -> (Tally, u64) {
+async fn hammer(
+    proxied: Vec<(FaultProxy, SharedStore)>,
+    policy: impl Fn() -> FailurePolicy,
+) -> (Tally, u64) {
     let mut proxies: Vec<FaultProxy> = Vec::new();
     let mut limiters = Vec::new();
     let name = format!("faults-{}", fastrand::u64(..));
-    for _ in 0..INSTANCES {
-        let (proxy, store) = store_redis::testing::behind_fault_proxy(url).await.unwrap();
+    for (proxy, store) in proxied {
         proxy.set(Faults::mixed(20));
         proxies.push(proxy);
-        let store: SharedStore = store.into_shared();
         limiters.push(Arc::new(
             RateLimiter::builder(store, &name)
                 .default_policy(Policy::fixed_window(
@@ -87,11 +88,14 @@ async fn hammer(url: &str, policy: impl Fn() -> FailurePolicy) -> (Tally, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn closed_never_admits_more_than_the_limit_under_faults() {
-    let Some(url) = service_url("FLEETSTATE_REDIS_URL") else {
-        return;
-    };
-    let (tally, faults) = hammer(&url, || FailurePolicy::Closed).await;
-    eprintln!("\nClosed under {faults} faults: {tally:?}");
+    for (backend, proxied, _direct) in backends(INSTANCES).await {
+        let (tally, faults) = hammer(proxied, || FailurePolicy::Closed).await;
+        eprintln!("\nClosed on {backend} under {faults} faults: {tally:?}");
+        closed_held(&tally, faults);
+    }
+}
+
+fn closed_held(tally: &Tally, faults: u64) {
     assert!(faults > 0);
     assert_eq!(
         tally.errors, 0,
@@ -113,9 +117,6 @@ async fn closed_never_admits_more_than_the_limit_under_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn open_and_fallback_mark_what_they_decide_without_the_store() {
-    let Some(url) = service_url("FLEETSTATE_REDIS_URL") else {
-        return;
-    };
     let policies: [(&str, MakePolicy); 2] = [
         ("Open", Box::new(|| FailurePolicy::Open)),
         (
@@ -126,18 +127,59 @@ async fn open_and_fallback_mark_what_they_decide_without_the_store() {
             }),
         ),
     ];
-    for (name, policy) in policies {
-        let (tally, faults) = hammer(&url, policy).await;
-        eprintln!("\n{name} under {faults} faults: {tally:?}");
-        assert!(faults > 0);
-        assert_eq!(tally.errors, 0, "{name}: a check errored: {tally:?}");
-        assert!(
-            tally.admitted <= LIMIT,
-            "{name}: the store's own decisions admitted past the limit: {tally:?}"
-        );
-        assert!(
-            tally.admitted_degraded + tally.refused_degraded > 0,
-            "{name}: no decision was marked degraded: {tally:?}"
-        );
+    for (name, policy) in &policies {
+        for (backend, proxied, _direct) in backends(INSTANCES).await {
+            let (tally, faults) = hammer(proxied, policy).await;
+            eprintln!("\n{name} on {backend} under {faults} faults: {tally:?}");
+            assert!(faults > 0);
+            assert_eq!(tally.errors, 0, "{name}: a check errored: {tally:?}");
+            assert!(
+                tally.admitted <= LIMIT,
+                "{name}: the store's own decisions admitted past the limit: {tally:?}"
+            );
+            assert!(
+                tally.admitted_degraded + tally.refused_degraded > 0,
+                "{name}: no decision was marked degraded: {tally:?}"
+            );
+        }
     }
+}
+
+/// Per available backend (Redis, DynamoDB Local): `n` stores, each behind a fault proxy
+/// of its own, and a store reaching the server directly.
+async fn backends(n: usize) -> Vec<(&'static str, Vec<(FaultProxy, SharedStore)>, SharedStore)> {
+    let mut out = Vec::new();
+    if let Some(url) = service_url("FLEETSTATE_REDIS_URL") {
+        let mut proxied = Vec::new();
+        for _ in 0..n {
+            let (proxy, store) = store_redis::testing::behind_fault_proxy(&url)
+                .await
+                .unwrap();
+            proxied.push((proxy, store.into_shared()));
+        }
+        let direct = store_redis::RedisStoreBuilder::from_url(&url)
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        out.push(("Redis", proxied, direct.into_shared()));
+    }
+    if let Some(endpoint) = service_url("FLEETSTATE_DYNAMODB_ENDPOINT") {
+        let table = "fleetstate-faults";
+        let mut proxied = Vec::new();
+        for _ in 0..n {
+            let (proxy, store) = store_dynamodb::testing::behind_fault_proxy(&endpoint, table)
+                .await
+                .unwrap();
+            proxied.push((proxy, store.into_shared()));
+        }
+        let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
+        let direct = store_dynamodb::DynamoStoreBuilder::from_url(&url)
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
+        out.push(("DynamoDB Local", proxied, direct.into_shared()));
+    }
+    out
 }

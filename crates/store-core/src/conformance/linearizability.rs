@@ -768,6 +768,26 @@ pub async fn check_under_faults<S: Store + 'static>(
     histories: usize,
     faults: crate::testing::Faults,
 ) -> Result<FaultRun, String> {
+    proxy.set(faults);
+    let run = check_while(stores, ns, histories, || async {}).await;
+    proxy.set(crate::testing::Faults::none());
+    run
+}
+
+/// Records `histories` random histories on `stores` (4 to 8 clients x 20 operations)
+/// while `during()` runs beside each one (kill and restart the server, say), and
+/// checks each. Errors with the first history that is not linearizable, printed.
+pub async fn check_while<S, F, Fut>(
+    stores: &[Arc<S>],
+    ns: &str,
+    histories: usize,
+    mut during: F,
+) -> Result<FaultRun, String>
+where
+    S: Store + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let seed = fastrand::u64(..);
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut run = FaultRun::default();
@@ -779,9 +799,9 @@ pub async fn check_under_faults<S: Store + 'static>(
             registers: 2,
             counters: 1,
         };
-        proxy.set(faults);
-        let recorded = record(stores, ns, &format!("f{seed:x}/{n}/"), shape, rng.u64(..)).await;
-        proxy.set(crate::testing::Faults::none());
+        let prefix = format!("f{seed:x}/{n}/");
+        let (recorded, ()) =
+            tokio::join!(record(stores, ns, &prefix, shape, rng.u64(..)), during());
         let history = recorded?;
         if let Err(story) = history.check() {
             return Err(format!(

@@ -79,3 +79,101 @@ async fn fred_histories_are_linearizable_under_faults() {
 async fn valkey_histories_are_linearizable_under_faults() {
     histories_under_faults(crate::services::valkey_url(), "redis-rs").await;
 }
+
+/// Durable: every write fsynced before it is acknowledged.
+const DURABLE_ARGS: &[&str] = &[
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    "{port}",
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "always",
+    "--dir",
+];
+
+/// Histories while the server is killed (SIGKILL) and restarted mid-history; it keeps
+/// its data (append-only file, fsync on every write), so every history stays
+/// linearizable: an acknowledged write survives, one in flight may or may not have.
+async fn histories_across_kill_and_restart(server: &str, client: &str) {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("redis-aof-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut args = DURABLE_ARGS.to_vec();
+    let dir_text = dir.to_str().unwrap().to_owned();
+    args.push(&dir_text);
+    let server = store_core::testing::LocalServer::start(server, &args).await;
+    let port = server.port();
+    let server = Arc::new(tokio::sync::Mutex::new(server));
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        let url = format!("redis://127.0.0.1:{port}?client={client}");
+        stores.push(Arc::new(
+            RedisStoreBuilder::from_url(&url)
+                .unwrap()
+                .command_timeout(Duration::from_millis(300))
+                .connect_timeout(Duration::from_millis(300))
+                .reconnect(
+                    Duration::from_millis(5),
+                    Duration::from_millis(50),
+                    Duration::from_millis(5),
+                )
+                .build()
+                .await
+                .unwrap(),
+        ));
+    }
+    let kills = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let during = || {
+        let (server, kills) = (server.clone(), kills.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(5..60))).await;
+            let mut server = server.lock().await;
+            server.stop();
+            kills.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            server.restart().await;
+        }
+    };
+    let ns = format!("kill-restart/{}", fastrand::u64(..));
+    let run = store_core::conformance::linearizability::check_while(&stores, &ns, 30, during)
+        .await
+        .unwrap_or_else(|story| panic!("{client} across kill -9: {story}"));
+    eprintln!(
+        "\n{client} across {} kills: {run:?}",
+        kills.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    assert!(
+        run.open_ended + run.dropped > 0,
+        "no operation met a kill: {run:?}"
+    );
+    server.lock().await.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_rs_histories_stay_linearizable_across_kill_and_restart() {
+    if crate::services::redis_url().is_none() {
+        return;
+    }
+    histories_across_kill_and_restart("redis-server", "redis-rs").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fred_histories_stay_linearizable_across_kill_and_restart() {
+    if crate::services::redis_url().is_none() {
+        return;
+    }
+    histories_across_kill_and_restart("redis-server", "fred").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn valkey_histories_stay_linearizable_across_kill_and_restart() {
+    let Some(server) = crate::services::valkey_server() else {
+        return;
+    };
+    histories_across_kill_and_restart(&server, "redis-rs").await;
+}
