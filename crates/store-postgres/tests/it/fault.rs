@@ -108,6 +108,18 @@ impl LocalPostgres {
         }
     }
 
+    /// Immediate shutdown (SIGQUIT to the postmaster, by pid): every process exits at
+    /// once without a checkpoint, and the next start runs crash recovery, as after a
+    /// crash; committed transactions survive, nothing else does.
+    fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-QUIT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
     fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
@@ -307,5 +319,60 @@ async fn an_unreachable_server_is_unavailable_within_the_connect_timeout() {
         started.elapsed() < Duration::from_secs(3),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// The linearizability histories while the server crashes (immediate shutdown, crash
+/// recovery on restart) mid-history: every history stays linearizable: a committed
+/// write survives, one in flight may or may not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn histories_stay_linearizable_across_crash_and_restart() {
+    let Some(bin) = store_core::testing::service_url("FLEETSTATE_POSTGRES_BIN") else {
+        return;
+    };
+    let server = tokio::task::spawn_blocking(move || LocalPostgres::start(&bin))
+        .await
+        .unwrap();
+    let url = server.url();
+    let server = std::sync::Arc::new(std::sync::Mutex::new(server));
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        let store = PostgresStoreBuilder::from_url(&url)
+            .unwrap()
+            .command_timeout(Duration::from_millis(500))
+            .connect_timeout(Duration::from_millis(500))
+            .pool_size(4)
+            .create_schema(true)
+            .build()
+            .await
+            .unwrap();
+        stores.push(std::sync::Arc::new(store));
+    }
+    let crashes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let during = || {
+        let (server, crashes) = (server.clone(), crashes.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(5..40))).await;
+            tokio::task::spawn_blocking(move || {
+                let mut server = server.lock().unwrap_or_else(|p| p.into_inner());
+                server.crash();
+                crashes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                server.run();
+            })
+            .await
+            .unwrap();
+        }
+    };
+    let ns = format!("crash-restart/{}", fastrand::u64(..));
+    let run = store_core::conformance::linearizability::check_while(&stores, &ns, 20, during)
+        .await
+        .unwrap_or_else(|story| panic!("across crashes: {story}"));
+    eprintln!(
+        "\nPostgreSQL across {} crashes: {run:?}",
+        crashes.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    assert!(
+        run.open_ended + run.dropped > 0,
+        "no operation met a crash: {run:?}"
     );
 }
