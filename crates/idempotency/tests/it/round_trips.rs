@@ -67,16 +67,7 @@ async fn dynamodb_fresh_is_two_requests_duplicate_is_one() {
     let Some(endpoint) = store_core::testing::service_url("FLEETSTATE_DYNAMODB_ENDPOINT") else {
         return;
     };
-    let table = "fleetstate-idempotency";
-    backends::dynamodb(&endpoint, table, Default::default()).await;
-    let counter = RequestCounter::default();
-    let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
-    let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
-        .unwrap()
-        .interceptor(counter.clone())
-        .build()
-        .await
-        .unwrap();
+    let (store, counter) = counted_dynamodb(&endpoint).await;
     let idempotency = Idempotency::new(store, backends::config()).unwrap();
     assert_eq!(counted(&idempotency, || counter.count()).await, [2, 1]);
 }
@@ -123,8 +114,14 @@ async fn taking_over_an_orphan_is_two_operations_on_memory_and_dynamodb() {
     let Some(endpoint) = store_core::testing::service_url("FLEETSTATE_DYNAMODB_ENDPOINT") else {
         return;
     };
+    let (store, counter) = counted_dynamodb(&endpoint).await;
+    assert_eq!(takeover_cost(store, || counter.count()).await, 2);
+}
+
+/// A store on DynamoDB Local (its table created if missing) counting its requests.
+async fn counted_dynamodb(endpoint: &str) -> (store_dynamodb::DynamoStore, RequestCounter) {
     let table = "fleetstate-idempotency";
-    backends::dynamodb(&endpoint, table, Default::default()).await;
+    backends::dynamodb(endpoint, table, Default::default()).await;
     let counter = RequestCounter::default();
     let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
     let store = store_dynamodb::DynamoStoreBuilder::from_url(&url)
@@ -133,5 +130,5 @@ async fn taking_over_an_orphan_is_two_operations_on_memory_and_dynamodb() {
         .build()
         .await
         .unwrap();
-    assert_eq!(takeover_cost(store, || counter.count()).await, 2);
+    (store, counter)
 }

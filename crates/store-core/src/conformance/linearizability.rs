@@ -760,7 +760,9 @@ pub struct FaultRun {
 /// faults when every operation's result, or its error's `Delivery`, is true.
 ///
 /// The stores should time out quickly (a black-holed request waits for its timeout).
-/// Errors with the first history that is not linearizable, printed.
+/// Errors with the first history that is not linearizable, printed; and when a kind
+/// of fault asked for was never injected, or faults left no operation in doubt (the
+/// run proved nothing).
 pub async fn check_under_faults<S: Store + 'static>(
     stores: &[Arc<S>],
     proxy: &crate::testing::FaultProxy,
@@ -771,7 +773,23 @@ pub async fn check_under_faults<S: Store + 'static>(
     proxy.set(faults);
     let run = check_while(stores, ns, histories, || async {}).await;
     proxy.set(crate::testing::Faults::none());
-    run
+    let run = run?;
+    let counts = proxy.counts();
+    let injected = |p: f64, n: u64| p == 0.0 || n > 0;
+    if !(injected(faults.cut, counts.cuts)
+        && injected(faults.black_hole, counts.black_holes)
+        && injected(faults.reset, counts.resets))
+    {
+        return Err(format!(
+            "a fault asked for was never injected ({faults:?}): {counts:?}"
+        ));
+    }
+    if counts.cuts + counts.black_holes + counts.resets > 0 && run.open_ended == 0 {
+        return Err(format!(
+            "faults were injected ({counts:?}) but no operation was left in doubt: {run:?}"
+        ));
+    }
+    Ok(run)
 }
 
 /// Records `histories` random histories on `stores` (4 to 8 clients x 20 operations)

@@ -54,14 +54,6 @@ async fn histories_under_faults(url: Option<String>, client: &str) {
         .unwrap_or_else(|story| panic!("{client} on {url}: {story}"));
     let counts = proxy.counts();
     eprintln!("\n{client} on {url}: {run:?}, proxy {counts:?}");
-    assert!(
-        counts.cuts > 0 && counts.black_holes > 0 && counts.resets > 0,
-        "{counts:?}"
-    );
-    assert!(
-        run.open_ended > 0,
-        "faults left no operation open-ended: {run:?}"
-    );
     stores[0].clear(&ns, "").await.unwrap();
 }
 
