@@ -84,6 +84,9 @@ pub(crate) struct RedisRsCommands {
     /// How to replace a single node's connection after a timeout, when the store
     /// built it (not when the application handed its own manager in).
     renew: Option<Arc<Renew>>,
+    /// Whether the connection is a cluster's: fixed at construction (a renewal
+    /// replaces a single node's connection with another).
+    cluster: bool,
 }
 
 /// A fresh `ConnectionManager` for a connection that stopped answering: redis-rs
@@ -124,8 +127,15 @@ fn not_run(e: &RedisError) -> bool {
 }
 
 impl RedisRsCommands {
+    /// Commands on `conn`; `renew` only for a single node's connection the store built.
     pub(crate) fn new(conn: RedisRsConnection, timeout: Duration, renew: Option<Renew>) -> Self {
+        let cluster = matches!(conn, RedisRsConnection::Cluster(_));
+        debug_assert!(
+            !(cluster && renew.is_some()),
+            "only a single node is renewed"
+        );
         RedisRsCommands {
+            cluster,
             conn: Arc::new(RwLock::new(conn)),
             timeout,
             primaries: Mutex::new(None),
@@ -144,9 +154,7 @@ impl RedisRsCommands {
         let Some(renew) = &self.renew else {
             return;
         };
-        if !matches!(self.connection(), RedisRsConnection::Single(_))
-            || renew.busy.swap(true, Ordering::SeqCst)
-        {
+        if renew.busy.swap(true, Ordering::SeqCst) {
             return;
         }
         let renew = renew.clone();
@@ -269,7 +277,7 @@ impl Commands for RedisRsCommands {
     }
 
     fn is_cluster(&self) -> bool {
-        matches!(self.connection(), RedisRsConnection::Cluster(_))
+        self.cluster
     }
 
     fn get(&self, key: String) -> Fut<'_, Option<Bytes>> {

@@ -16,13 +16,15 @@ use store_redis::{RedisStore, RedisStoreBuilder};
 /// Histories per client library, each with faults.
 const HISTORIES: usize = 100;
 
-async fn store(proxy: &FaultProxy, client: &str) -> Arc<RedisStore> {
-    let url = format!("redis://127.0.0.1:{}?client={client}", proxy.port());
+/// A store on `client` for the server on loopback `port`, timing out after `timeout`
+/// and reconnecting within 50 ms.
+async fn store(port: u16, client: &str, timeout: Duration) -> Arc<RedisStore> {
+    let url = format!("redis://127.0.0.1:{port}?client={client}");
     Arc::new(
         RedisStoreBuilder::from_url(&url)
             .unwrap()
-            .command_timeout(Duration::from_millis(250))
-            .connect_timeout(Duration::from_millis(250))
+            .command_timeout(timeout)
+            .connect_timeout(timeout)
             .reconnect(
                 Duration::from_millis(5),
                 Duration::from_millis(50),
@@ -46,7 +48,7 @@ async fn histories_under_faults(url: Option<String>, client: &str) {
     let proxy = FaultProxy::start(upstream).await.unwrap();
     let mut stores = Vec::new();
     for _ in 0..4 {
-        stores.push(store(&proxy, client).await);
+        stores.push(store(proxy.port(), client, Duration::from_millis(250)).await);
     }
     let ns = format!("linearizable-faults/{}", fastrand::u64(..));
     let run = check_under_faults(&stores, &proxy, &ns, HISTORIES, Faults::mixed(150))
@@ -102,21 +104,7 @@ async fn histories_across_kill_and_restart(server: &str, client: &str) {
     let server = Arc::new(tokio::sync::Mutex::new(server));
     let mut stores = Vec::new();
     for _ in 0..4 {
-        let url = format!("redis://127.0.0.1:{port}?client={client}");
-        stores.push(Arc::new(
-            RedisStoreBuilder::from_url(&url)
-                .unwrap()
-                .command_timeout(Duration::from_millis(300))
-                .connect_timeout(Duration::from_millis(300))
-                .reconnect(
-                    Duration::from_millis(5),
-                    Duration::from_millis(50),
-                    Duration::from_millis(5),
-                )
-                .build()
-                .await
-                .unwrap(),
-        ));
+        stores.push(store(port, client, Duration::from_millis(300)).await);
     }
     let kills = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let during = || {
