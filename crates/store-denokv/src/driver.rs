@@ -14,22 +14,12 @@ use denokv_proto::{
     AtomicWrite, CommitResult, Consistency, Database, ReadRange, ReadRangeOutput,
     SnapshotReadOptions,
 };
-use denokv_remote::{MetadataEndpoint, Remote, RemotePermissions};
+use denokv_remote::{MetadataEndpoint, Remote};
 use store_core::{Delivery, Error, Result};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::client::{AllowAll, HttpTransport, Sent};
 use crate::error::from_client;
-use crate::transport::{Sent, Transport};
-
-/// Every URL is allowed: the store was given its endpoint by its owner.
-#[derive(Clone, Copy, Debug)]
-struct AnyUrl;
-
-impl RemotePermissions for AnyUrl {
-    fn check_net_url(&self, _url: &url::Url) -> std::result::Result<(), deno_error::JsErrorBox> {
-        Ok(())
-    }
-}
 
 enum Job {
     Read(
@@ -64,7 +54,8 @@ impl Driver {
         timeout: Duration,
         connect_timeout: Duration,
     ) -> Result<Self> {
-        let transport = Transport::new(timeout, connect_timeout).map_err(Error::Misconfigured)?;
+        let transport =
+            HttpTransport::new(timeout, connect_timeout).map_err(Error::Misconfigured)?;
         let sent = transport.sent.clone();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -78,7 +69,7 @@ impl Driver {
                 local.block_on(&runtime, async move {
                     let remote = Remote::new(
                         transport,
-                        AnyUrl,
+                        AllowAll,
                         MetadataEndpoint {
                             url: endpoint,
                             access_token: token,
@@ -146,7 +137,7 @@ impl Driver {
     }
 }
 
-async fn run(remote: Remote<AnyUrl, Transport>, job: Job) {
+async fn run(remote: Remote<AllowAll, HttpTransport>, job: Job) {
     match job {
         Job::Read(ranges, answer) => {
             let options = SnapshotReadOptions {

@@ -1,13 +1,13 @@
 //! The client's errors as the contract's kinds.
 //!
 //! `denokv_remote` hands errors up as text (`JsErrorBox`); what matters is read from it:
-//! the transport's markers ([`crate::transport`]) say whether a request may have been
+//! the transport's markers ([`crate::client`]) say whether a request may have been
 //! applied, an authentication refusal is a misconfiguration.
 
 use deno_error::{JsErrorBox, JsErrorClass};
 use store_core::{Delivery, Error};
 
-use crate::transport::{MAYBE_SENT, NOT_SENT};
+use crate::client::{MAYBE_SENT, NOT_SENT};
 
 /// `e`, from a `snapshot_read` or (`write`) an `atomic_write`.
 pub(crate) fn from_client(e: &JsErrorBox, write: bool) -> Error {

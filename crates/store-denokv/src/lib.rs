@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod client;
 mod config;
 mod driver;
 mod error;
@@ -10,7 +11,6 @@ mod list;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod transport;
 
 pub use config::{DenoKvStoreBuilder, TOKEN_ENV};
 pub use layout::{DEFAULT_ROOT, MAX_ROOT_LEN};

@@ -30,3 +30,16 @@ pub(crate) async fn subject() -> Option<Subject<DenoKvStore>> {
     let main = stores.remove(0);
     Some(Subject::new(main).with_instances(stores))
 }
+
+/// The KV Connect endpoint and token of a `denokv://:token@host:port` URL.
+pub(crate) fn endpoint_and_token(url: &str) -> (url::Url, String) {
+    let rest = url
+        .strip_prefix("denokv://:")
+        .expect("a denokv://:token@ URL");
+    let (token, host) = rest.split_once('@').expect("a token");
+    let host = host.split('?').next().unwrap_or(host);
+    (
+        url::Url::parse(&format!("http://{host}")).unwrap(),
+        token.to_owned(),
+    )
+}

@@ -1,5 +1,6 @@
 //! KV Connect's HTTP transport: hyper with rustls, every failure turned into an answer
-//! `denokv_remote` does not re-send.
+//! `denokv_remote` does not re-send. Public, with [`raw_client`], for calls of your own
+//! on the same footing as the store's (and for its benchmark's baseline).
 //!
 //! `denokv_remote` re-sends a request forever, with backoff, after a transport error
 //! or a 5xx answer. For a write that may have landed, that is a second application (an
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use deno_error::JsErrorBox;
-use denokv_remote::{RemoteResponse, RemoteTransport};
+use denokv_remote::{MetadataEndpoint, Remote, RemotePermissions, RemoteResponse, RemoteTransport};
 use futures::{Stream, stream};
 use http::{HeaderMap, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -41,16 +42,22 @@ pub(crate) struct Sent {
 }
 
 /// hyper's pooled client over TLS (rustls with aws-lc-rs, the system's roots) or plain
-/// HTTP, with a deadline on every request.
+/// HTTP, with a deadline on every request, for `denokv_remote::Remote`. It never fails
+/// and never hands back a 5xx: a request that got no answer comes back as status 499
+/// with a body saying whether it was sent, so `denokv_remote` never re-sends it.
 #[derive(Clone)]
-pub(crate) struct Transport {
+pub struct HttpTransport {
     client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
     pub(crate) sent: Arc<Sent>,
 }
 
-impl Transport {
-    pub(crate) fn new(timeout: Duration, connect_timeout: Duration) -> Result<Self, String> {
+impl HttpTransport {
+    /// A transport whose requests time out after `timeout` and connections after
+    /// `connect_timeout`.
+    ///
+    /// Errors: the system's TLS roots could not be loaded.
+    pub fn new(timeout: Duration, connect_timeout: Duration) -> Result<Self, String> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut http = HttpConnector::new();
         http.enforce_http(false);
@@ -65,7 +72,7 @@ impl Transport {
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(30))
             .build(https);
-        Ok(Transport {
+        Ok(HttpTransport {
             client,
             timeout,
             sent: Arc::new(Sent::default()),
@@ -83,7 +90,8 @@ impl Transport {
 }
 
 /// A whole answer, read before it is handed over.
-pub(crate) struct Answer(Bytes);
+#[derive(Debug)]
+pub struct Answer(Bytes);
 
 fn synthetic(url: Url, marker: &str, detail: String) -> (Url, StatusCode, Answer) {
     let status = StatusCode::from_u16(SYNTHETIC).unwrap_or(StatusCode::BAD_REQUEST);
@@ -94,7 +102,7 @@ fn synthetic(url: Url, marker: &str, detail: String) -> (Url, StatusCode, Answer
     )
 }
 
-impl RemoteTransport for Transport {
+impl RemoteTransport for HttpTransport {
     type Response = Answer;
 
     fn post(
@@ -175,6 +183,46 @@ fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every URL is allowed: the client was given its endpoint by its owner.
+#[derive(Clone, Copy, Debug)]
+pub struct AllowAll;
+
+impl RemotePermissions for AllowAll {
+    fn check_net_url(&self, _url: &Url) -> Result<(), JsErrorBox> {
+        Ok(())
+    }
+}
+
+/// A `denokv_remote` client on `endpoint` (the KV Connect metadata URL) with `token`,
+/// over [`HttpTransport`]. Call within a tokio runtime (it spawns its metadata refresh);
+/// its futures are not `Send` (`denokv_proto::Database`): await them on a
+/// current-thread runtime or a `LocalSet`.
+///
+/// Errors: the system's TLS roots could not be loaded.
+pub fn raw_client(
+    endpoint: Url,
+    token: String,
+    timeout: Duration,
+) -> Result<Remote<AllowAll, HttpTransport>, String> {
+    let transport = HttpTransport::new(timeout, timeout)?;
+    Ok(Remote::new(
+        transport,
+        AllowAll,
+        MetadataEndpoint {
+            url: endpoint,
+            access_token: token,
+        },
+    ))
 }
 
 impl RemoteResponse for Answer {
