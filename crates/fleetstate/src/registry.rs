@@ -4,7 +4,7 @@ use store_core::{Result, SchemeRegistry, SharedStore};
 
 /// A registry with every backend in the tree: `memory://`, `redis://`, `rediss://`,
 /// `redis-cluster://`, `rediss-cluster://`, `postgres://`, `postgresql://`, `sqlite://`,
-/// `dynamodb://` (and, in test builds, `broken-memory://`).
+/// `dynamodb://`, `denokv://`, `denokvs://` (and, in test builds, `broken-memory://`).
 pub fn all() -> SchemeRegistry {
     let registry = SchemeRegistry::new();
     store_memory::register(&registry);
@@ -12,6 +12,7 @@ pub fn all() -> SchemeRegistry {
     store_postgres::register(&registry);
     store_sqlite::register(&registry);
     store_dynamodb::register(&registry);
+    store_denokv::register(&registry);
     #[cfg(feature = "testing")]
     registry.register_builder::<broken::BrokenBuilder>();
     registry

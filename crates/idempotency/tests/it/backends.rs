@@ -26,6 +26,9 @@ pub(crate) async fn all() -> Vec<(&'static str, SharedStore)> {
     if let Some(url) = service_url("FLEETSTATE_POSTGRES_URL") {
         stores.push(("postgres", postgres(&url, "fleetstate_idempotency").await));
     }
+    if let Some(url) = service_url("FLEETSTATE_DENOKV_URL") {
+        stores.push(("denokv", denokv(&url, "fleetstate-idempotency").await));
+    }
     stores
 }
 
@@ -38,6 +41,18 @@ pub(crate) async fn postgres(url: &str, table: &str) -> SharedStore {
         .build()
         .await
         .expect("the test PostgreSQL accepts connections")
+        .into_shared()
+}
+
+/// A Deno KV store under a root of its own.
+pub(crate) async fn denokv(url: &str, root: &str) -> SharedStore {
+    store_denokv::DenoKvStoreBuilder::from_url(url)
+        .expect("a valid Deno KV URL")
+        .root(root)
+        .expect("a valid root")
+        .build()
+        .await
+        .expect("the test denokv accepts connections")
         .into_shared()
 }
 

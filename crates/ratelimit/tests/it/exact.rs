@@ -164,24 +164,61 @@ async fn a_hot_key_admits_exactly_the_limit_on_valkey() {
     every_algorithm_admits_exactly_the_limit("valkey", stores).await;
 }
 
-/// A store without an atomic advance (compare-and-set only): GCRA under the same hot
-/// key still never errors and never admits past the burst; lost races are refused as
-/// `contended`.
+/// Deno KV: the windows count with `incr` (exact, a compare-and-set loop on the
+/// versionstamp inside the store); GCRA has no atomic advance there and runs the
+/// contract's compare-and-set fallback: never an error, never past the burst, lost
+/// races refused as `contended` with a `retry_after`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn gcra_on_compare_and_set_only_never_errors() {
-    let mut store = store_core::testing::Counting::new(store_memory::MemoryStore::new());
-    store.capabilities_mut().atomic_advance = false;
-    let limiter = Arc::new(
-        RateLimiter::builder(store.into_shared(), "cas-only")
-            .default_policy(Policy::gcra(Quota::per_hour(LIMIT)))
+async fn a_hot_key_on_deno_kv_windows_exact_and_gcra_never_errors() {
+    let Some(url) = service_url("FLEETSTATE_DENOKV_URL") else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        let store = store_denokv::DenoKvStoreBuilder::from_url(&url)
+            .unwrap()
+            .root("fleetstate-ratelimit")
+            .unwrap()
             .build()
-            .unwrap(),
-    );
+            .await
+            .unwrap();
+        stores.push(store.into_shared());
+    }
+    for policy in [
+        Policy::fixed_window(Quota::per_hour(LIMIT)),
+        Policy::sliding_window(Quota::per_hour(LIMIT)),
+    ] {
+        if policy.algorithm == ratelimit::Algorithm::SlidingWindow {
+            crate::clear_of_a_window_edge(Duration::from_secs(3600)).await;
+        }
+        let got = admitted(stores.clone(), policy).await;
+        assert_eq!(got, LIMIT, "denokv {policy:?}");
+    }
+    let (admitted, contended) = gcra_never_errors(stores).await;
+    eprintln!("\nDeno KV GCRA hot key: {admitted} admitted, {contended} refused as contended");
+    assert!(admitted > 0, "the first checks are admitted");
+}
+
+/// GCRA at 100 per hour from 32 tasks over `stores`, each check a decision: (admitted,
+/// refused as contended). Admits at most the burst.
+async fn gcra_never_errors(stores: Vec<SharedStore>) -> (u64, u64) {
+    let name = format!("cas-{}", fastrand::u64(..));
+    let limiters: Vec<Arc<RateLimiter<SharedStore>>> = stores
+        .into_iter()
+        .map(|s| {
+            let limiter = RateLimiter::builder(s, &name)
+                .default_policy(Policy::gcra(Quota::per_hour(LIMIT)))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap();
+            Arc::new(limiter)
+        })
+        .collect();
     let handles: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let limiter = limiter.clone();
+        .map(|w| {
+            let limiter = limiters[w % limiters.len()].clone();
             tokio::spawn(async move {
-                let mut admitted = 0;
+                let (mut admitted, mut contended) = (0, 0);
                 for _ in 0..ATTEMPTS / WORKERS as u64 {
                     let d = limiter
                         .check("api", "client")
@@ -191,18 +228,33 @@ async fn gcra_on_compare_and_set_only_never_errors() {
                     admitted += u64::from(d.allowed);
                     if d.contended {
                         assert!(!d.allowed && d.retry_after.is_some(), "{d:?}");
+                        contended += 1;
                     }
                 }
-                admitted
+                (admitted, contended)
             })
         })
         .collect();
-    let mut admitted = 0;
+    let (mut admitted, mut contended) = (0, 0);
     for h in handles {
-        admitted += h.await.unwrap();
+        let (a, c) = h.await.unwrap();
+        admitted += a;
+        contended += c;
     }
     assert!(
         admitted <= LIMIT,
         "{admitted} admitted past a burst of {LIMIT}"
     );
+    (admitted, contended)
+}
+
+/// A store without an atomic advance (compare-and-set only): GCRA under the same hot
+/// key still never errors and never admits past the burst; lost races are refused as
+/// `contended`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn gcra_on_compare_and_set_only_never_errors() {
+    let mut store = store_core::testing::Counting::new(store_memory::MemoryStore::new());
+    store.capabilities_mut().atomic_advance = false;
+    let store = store.into_shared();
+    gcra_never_errors(vec![store.clone(), store.clone(), store.clone(), store]).await;
 }
