@@ -6,8 +6,8 @@
 //! or a 5xx answer. For a write that may have landed, that is a second application (an
 //! increment counted twice); for a dead server it is a hang. So this transport never
 //! returns an error and never a 5xx: such outcomes come back as a `499` answer whose
-//! body starts with [`NOT_SENT`] or [`MAYBE_SENT`], which the client hands up unchanged
-//! and [`crate::error`] reads back.
+//! body starts with a "not sent" or "maybe applied" marker, which the client hands up unchanged
+//! and the store reads back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
