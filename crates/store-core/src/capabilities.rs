@@ -50,4 +50,9 @@ pub struct Capabilities {
     pub max_list_limit: usize,
     /// Smallest meaningful TTL step: expiries are exact to this resolution.
     pub ttl_resolution: Duration,
+    /// Shortest TTL the backend keeps: a shorter one is raised to it (and the reported
+    /// expiry says so). Zero (the default) when every TTL is kept as given; 60 s on
+    /// Cloudflare Workers KV. Cases that need a short TTL to pass are skipped when it is
+    /// longer than theirs.
+    pub min_ttl: Duration,
 }

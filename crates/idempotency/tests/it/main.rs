@@ -14,3 +14,4 @@ mod orphans;
 mod round_trips;
 mod scenarios;
 mod stalled;
+mod workers_kv;

@@ -12,6 +12,7 @@ mod metrics;
 mod ops;
 mod round_trips;
 mod skew;
+mod workers_kv;
 
 /// A limiter with `policy` on `store` and a check timeout no test run reaches.
 fn limiter(

@@ -11,3 +11,4 @@ mod paging;
 mod scopes;
 mod secure;
 mod values;
+mod workers_kv;

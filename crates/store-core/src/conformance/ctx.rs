@@ -97,6 +97,21 @@ impl<S: Store + 'static> Ctx<S> {
         }
     }
 
+    /// `Some(reason)` when the backend raises a TTL as short as
+    /// [`short_ttl`](Self::short_ttl) (its [`min_ttl`](crate::Capabilities::min_ttl)):
+    /// a case that waits a short TTL out cannot run.
+    pub fn short_ttl_unsupported(&self) -> Option<String> {
+        let floor = self.caps().min_ttl;
+        (floor > self.short_ttl()).then(|| {
+            format!(
+                "the backend raises TTLs below {} s to {} s (min_ttl): a short TTL cannot be \
+                 waited out",
+                floor.as_secs(),
+                floor.as_secs()
+            )
+        })
+    }
+
     /// How far a reported expiry may be from the expected one: zero with a manual clock,
     /// otherwise the TTL resolution plus 250 ms for clock reads around a round trip.
     pub fn expiry_tolerance(&self) -> Duration {

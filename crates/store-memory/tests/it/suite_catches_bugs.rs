@@ -61,6 +61,9 @@ enum Bug {
     LosesAckedWrites,
     /// One write in [`RARE`] lands and is reported as `Unavailable(NotSent)`.
     LandedWriteReportedNotSent,
+    /// Declares a 60 s TTL floor (`min_ttl`, as Workers KV) but keeps shorter TTLs as
+    /// given, so what it reports contradicts what it declares.
+    IgnoresItsTtlFloor,
 }
 
 /// How rarely the rare bugs strike: too rarely for the few writes of a counting case
@@ -79,6 +82,8 @@ struct Broken {
     clock: ManualClock,
     /// For `StaleCacheReads`: this instance's own cache.
     cache: Arc<Mutex<HashMap<(String, String), Entry>>>,
+    /// What it declares: the memory store's, but for `IgnoresItsTtlFloor`.
+    caps: Capabilities,
 }
 
 impl Broken {
@@ -411,7 +416,7 @@ impl Store for Broken {
     }
 
     fn capabilities(&self) -> &Capabilities {
-        self.inner.capabilities()
+        &self.caps
     }
 }
 
@@ -423,6 +428,10 @@ async fn failures_with(bug: Bug, instances: usize) -> Vec<String> {
         let inner = MemoryStore::builder().clock(clock.clone()).build();
         let written = Arc::default();
         let store_clock = clock.clone();
+        let mut caps = inner.capabilities().clone();
+        if bug == Bug::IgnoresItsTtlFloor {
+            caps.min_ttl = std::time::Duration::from_secs(60);
+        }
         let mut stores = (0..instances).map(|_| Broken {
             inner: inner.clone(),
             bug,
@@ -430,6 +439,7 @@ async fn failures_with(bug: Bug, instances: usize) -> Vec<String> {
             lock: Arc::default(),
             clock: store_clock.clone(),
             cache: Arc::default(),
+            caps: caps.clone(),
         });
         let main = stores.next().expect("at least one instance");
         Subject::with_manual_clock(main, clock).with_instances(stores)
@@ -642,6 +652,17 @@ async fn stale_reads_lost_writes_and_landed_not_sent_writes_are_not_linearizable
             "{bug:?} should fail `{case}`; failures were {failed:#?}"
         );
     }
+}
+
+/// A TTL floor is checked where it shows: the expiry a store reports for a TTL below
+/// its declared floor must be the raised one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_declared_ttl_floor_that_is_not_applied_is_caught() {
+    assert_caught(
+        Bug::IgnoresItsTtlFloor,
+        &["ttl::a_ttl_below_the_floor_is_raised_to_it"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

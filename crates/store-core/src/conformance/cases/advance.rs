@@ -142,6 +142,9 @@ pub async fn advance_on_a_non_number_is_typed_error_and_keeps_value<S: Store + '
 pub async fn advance_sets_its_ttl_on_every_write<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     if !can_advance(&cx) {
         return skip("backend has neither atomic advance nor compare-and-set");
     }

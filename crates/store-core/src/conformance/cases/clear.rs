@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{pass, put, sorted, walk};
+use super::{pass, put, skip, sorted, walk};
 use crate::conformance::{CaseResult, Ctx, ensure, ensure_eq};
 use crate::{Error, SetOptions, Store};
 
@@ -77,6 +77,9 @@ pub async fn clear_with_an_empty_prefix_empties_only_its_namespace<S: Store + 's
 pub async fn clear_counts_live_keys_across_pages<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     let ns = cx.ns();
     let ttl = SetOptions::always().with_ttl(cx.short_ttl());
     cx.store()

@@ -158,6 +158,9 @@ pub async fn mixed_delta_incr_race_nets_exactly<S: Store + 'static>(cx: Arc<Ctx<
 pub async fn if_absent_race_on_an_expired_key_has_exactly_one_winner<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     if !cx.caps().compare_and_set {
         return skip("backend does not declare compare_and_set");
     }

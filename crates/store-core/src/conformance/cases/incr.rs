@@ -58,6 +58,9 @@ pub async fn incr_adds_negative_and_zero_deltas<S: Store + 'static>(cx: Arc<Ctx<
 /// The TTL given when the counter is created sets its expiry; later calls, with or
 /// without a TTL, never move it.
 pub async fn incr_sets_ttl_only_on_create<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     if let Some(skipped) = needs_incr(&cx) {
         return skipped;
     }
@@ -96,6 +99,9 @@ pub async fn incr_sets_ttl_only_on_create<S: Store + 'static>(cx: Arc<Ctx<S>>) -
 pub async fn incr_without_ttl_on_create_never_expires<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     if let Some(skipped) = needs_incr(&cx) {
         return skipped;
     }

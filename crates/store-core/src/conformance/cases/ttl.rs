@@ -34,6 +34,8 @@ fn check_expiry<S: Store + 'static>(
             "{what}: no expiry reported, expected one {ttl:?} out"
         ));
     };
+    // A backend with a TTL floor raises shorter TTLs to it.
+    let ttl = ttl.max(cx.caps().min_ttl);
     let slack = cx.expiry_tolerance();
     let earliest = Timestamp::from_millis(
         before
@@ -51,6 +53,9 @@ fn check_expiry<S: Store + 'static>(
 
 /// An entry is readable until its TTL passes and never after.
 pub async fn entry_expires_after_ttl<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     let ns = cx.ns();
     put_short(&cx, &ns, "k").await?;
     ensure!(
@@ -67,6 +72,9 @@ pub async fn entry_expires_after_ttl<S: Store + 'static>(cx: Arc<Ctx<S>>) -> Cas
 
 /// `exists` is true until the TTL passes and false after, like `get`.
 pub async fn exists_is_false_after_expiry<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     let ns = cx.ns();
     put_short(&cx, &ns, "k").await?;
     ensure!(cx.store().exists(&ns, "k").await?, "exists before the ttl");
@@ -104,10 +112,44 @@ pub async fn expiry_is_reported_and_matches_ttl<S: Store + 'static>(cx: Arc<Ctx<
     pass()
 }
 
+/// A TTL below the backend's floor ([`min_ttl`](crate::Capabilities::min_ttl)) is raised
+/// to it, and the reported expiry says so; with no floor, a 1-second TTL is kept as
+/// given. Either way what the store reports matches what it declares.
+pub async fn a_ttl_below_the_floor_is_raised_to_it<S: Store + 'static>(
+    cx: Arc<Ctx<S>>,
+) -> CaseResult {
+    let ns = cx.ns();
+    let ttl = Duration::from_secs(1);
+    let before = cx.now();
+    cx.store()
+        .set(
+            &ns,
+            "k",
+            Bytes::from_static(b"v"),
+            SetOptions::always().with_ttl(ttl),
+        )
+        .await?;
+    let after = cx.now();
+    let entry = must_get(cx.store(), &ns, "k").await?;
+    // `check_expiry` expects `max(ttl, min_ttl)`.
+    check_expiry(
+        &cx,
+        entry.expires_at,
+        before,
+        after,
+        ttl,
+        "get after set with a 1 s ttl",
+    )?;
+    pass()
+}
+
 /// Overwriting without a TTL makes the entry permanent.
 pub async fn set_without_ttl_clears_previous_ttl<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     let ns = cx.ns();
     put_short(&cx, &ns, "k").await?;
     put(cx.store(), &ns, "k", b"forever").await?;
@@ -127,6 +169,9 @@ pub async fn set_without_ttl_clears_previous_ttl<S: Store + 'static>(
 
 /// Overwriting with a TTL replaces the old expiry with the new one.
 pub async fn overwrite_with_ttl_sets_new_expiry<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     let ns = cx.ns();
     let long = Duration::from_secs(3600);
     cx.store()
@@ -150,6 +195,9 @@ pub async fn overwrite_with_ttl_sets_new_expiry<S: Store + 'static>(cx: Arc<Ctx<
 pub async fn if_absent_treats_expired_entry_as_absent<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     if !cx.caps().compare_and_set {
         return skip("backend does not declare compare_and_set");
     }
@@ -180,6 +228,9 @@ pub async fn if_absent_treats_expired_entry_as_absent<S: Store + 'static>(
 pub async fn if_present_treats_expired_entry_as_absent<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     if !cx.caps().compare_and_set {
         return skip("backend does not declare compare_and_set");
     }
@@ -205,6 +256,9 @@ pub async fn if_present_treats_expired_entry_as_absent<S: Store + 'static>(
 
 /// `IfVersion` with the version of an expired entry is rejected.
 pub async fn if_version_rejects_expired_entry<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     if !cx.caps().compare_and_set {
         return skip("backend does not declare compare_and_set");
     }
@@ -245,6 +299,9 @@ pub async fn if_version_rejects_expired_entry<S: Store + 'static>(cx: Arc<Ctx<S>
 pub async fn delete_of_expired_entry_reports_false<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     let ns = cx.ns();
     put_short(&cx, &ns, "k").await?;
     cx.outlive_short_ttl().await;
@@ -257,6 +314,9 @@ pub async fn delete_of_expired_entry_reports_false<S: Store + 'static>(
 
 /// `list` leaves out expired keys.
 pub async fn list_skips_expired_entries<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     let ns = cx.ns();
     put(cx.store(), &ns, "keep-1", b"v").await?;
     put_short(&cx, &ns, "gone-1").await?;
@@ -270,6 +330,9 @@ pub async fn list_skips_expired_entries<S: Store + 'static>(cx: Arc<Ctx<S>>) -> 
 
 /// `incr` on an expired counter starts again from zero with the new TTL.
 pub async fn incr_restarts_expired_counter<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    if let Some(why) = cx.short_ttl_unsupported() {
+        return skip(why);
+    }
     if !cx.caps().atomic_incr {
         return skip("backend does not declare atomic_incr");
     }
@@ -308,6 +371,7 @@ macro_rules! __conformance_group_ttl {
             entry_expires_after_ttl,
             exists_is_false_after_expiry,
             expiry_is_reported_and_matches_ttl,
+            a_ttl_below_the_floor_is_raised_to_it,
             set_without_ttl_clears_previous_ttl,
             overwrite_with_ttl_sets_new_expiry,
             if_absent_treats_expired_entry_as_absent,
