@@ -47,7 +47,7 @@ pub const TOKEN_ENV: &str = "DENO_KV_ACCESS_TOKEN";
 /// `DENO_KV_ACCESS_TOKEN`). Options: `root` (the first part of every key, default
 /// `fleetstate`; stores with different roots never see each other's keys),
 /// `timeout_ms` (default 2000: every request, a dead server is `Unavailable` within
-/// it), `connect_timeout_ms` (default 2000), `max_rounds` (default 64: lost
+/// it), `connect_timeout_ms` (default 2000), `max_rounds` (default 256: lost
 /// compare-and-set rounds before an operation gives up). Anything else is refused.
 #[derive(Clone)]
 pub struct DenoKvStoreBuilder {
@@ -196,7 +196,7 @@ impl DenoKvStoreBuilder {
     }
 
     /// Lost compare-and-set rounds after which a conditional write, `delete` or `incr`
-    /// gives up (default 64, at least 2).
+    /// gives up (default 256, at least 2).
     pub fn max_rounds(mut self, rounds: u32) -> Self {
         self.settings.max_rounds = rounds.max(2);
         self

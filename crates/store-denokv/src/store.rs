@@ -23,7 +23,7 @@ pub const MAX_LIST_LIMIT: usize = MAX_READ_ENTRIES;
 /// Largest value: Deno KV's 64 KiB less the entry header.
 pub const MAX_VALUE_SIZE: usize = MAX_KV_VALUE - HEADER;
 /// Default bound on the compare-and-set rounds of one operation.
-pub const DEFAULT_MAX_ROUNDS: u32 = 64;
+pub const DEFAULT_MAX_ROUNDS: u32 = 256;
 
 /// What a store is built from (filled by [`crate::DenoKvStoreBuilder`]).
 #[derive(Debug, Clone)]
@@ -204,7 +204,7 @@ impl DenoKvStore {
     }
 
     /// Runs `round` until it is done, at most `max_rounds` times (at least 2), with a
-    /// jittered exponential backoff (1 ms to 50 ms) between lost rounds. `round` is told
+    /// jittered exponential backoff (1 ms to 20 ms) between lost rounds. `round` is told
     /// whether it is the first.
     async fn contended<T, F, Fut>(&self, operation: &str, mut round: F) -> Result<T>
     where
@@ -213,7 +213,7 @@ impl DenoKvStore {
     {
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(1))
-            .with_max_delay(Duration::from_millis(50))
+            .with_max_delay(Duration::from_millis(20))
             .with_max_times((self.max_rounds as usize).saturating_sub(2))
             .with_jitter()
             .build();

@@ -9,6 +9,7 @@ mod counting;
 mod fault_proxy;
 mod local_server;
 mod placement;
+pub mod processes;
 
 pub use counting::Counting;
 pub use fault_proxy::{FaultCounts, FaultProxy, Faults};

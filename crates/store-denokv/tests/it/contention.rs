@@ -57,8 +57,14 @@ async fn thirty_two_tasks_on_one_counter_never_give_up_and_count_exactly() {
         stores.push(crate::services::connect(&url).await);
     }
     let ns = format!("contention/{}", fastrand::u64(..));
+    let before: u64 = stores.iter().map(|s| s.requests().writes).sum();
     let (applied, gave_up) = race(&stores, &ns).await;
-    eprintln!("\n32 tasks x {INCRS} incr, default bound: {applied} applied, {gave_up} gave up");
+    let writes: u64 = stores.iter().map(|s| s.requests().writes).sum::<u64>() - before;
+    eprintln!(
+        "\n32 tasks x {INCRS} incr, default bound: {applied} applied, {gave_up} gave up, \
+         {:.1} checked writes per increment",
+        writes as f64 / applied.max(1) as f64
+    );
     assert_eq!(gave_up, 0, "the default bound is never reached by 32 tasks");
     assert_eq!(counted(&stores[0], &ns).await, applied);
     stores[0].clear(&ns, "").await.unwrap();
