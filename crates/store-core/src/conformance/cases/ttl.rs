@@ -86,10 +86,13 @@ pub async fn exists_is_false_after_expiry<S: Store + 'static>(cx: Arc<Ctx<S>>) -
     pass()
 }
 
-/// `get` reports the absolute expiry the TTL asked for.
-pub async fn expiry_is_reported_and_matches_ttl<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+/// Writes an entry with `ttl` and checks the expiry `get` reports (`max(ttl, min_ttl)`).
+async fn set_and_check_expiry<S: Store + 'static>(
+    cx: &Ctx<S>,
+    ttl: Duration,
+    what: &str,
+) -> Result<(), Failure> {
     let ns = cx.ns();
-    let ttl = Duration::from_secs(90);
     let before = cx.now();
     cx.store()
         .set(
@@ -101,14 +104,12 @@ pub async fn expiry_is_reported_and_matches_ttl<S: Store + 'static>(cx: Arc<Ctx<
         .await?;
     let after = cx.now();
     let entry = must_get(cx.store(), &ns, "k").await?;
-    check_expiry(
-        &cx,
-        entry.expires_at,
-        before,
-        after,
-        ttl,
-        "get after set with ttl",
-    )?;
+    check_expiry(cx, entry.expires_at, before, after, ttl, what)
+}
+
+/// `get` reports the absolute expiry the TTL asked for.
+pub async fn expiry_is_reported_and_matches_ttl<S: Store + 'static>(cx: Arc<Ctx<S>>) -> CaseResult {
+    set_and_check_expiry(&cx, Duration::from_secs(90), "get after set with ttl").await?;
     pass()
 }
 
@@ -118,28 +119,7 @@ pub async fn expiry_is_reported_and_matches_ttl<S: Store + 'static>(cx: Arc<Ctx<
 pub async fn a_ttl_below_the_floor_is_raised_to_it<S: Store + 'static>(
     cx: Arc<Ctx<S>>,
 ) -> CaseResult {
-    let ns = cx.ns();
-    let ttl = Duration::from_secs(1);
-    let before = cx.now();
-    cx.store()
-        .set(
-            &ns,
-            "k",
-            Bytes::from_static(b"v"),
-            SetOptions::always().with_ttl(ttl),
-        )
-        .await?;
-    let after = cx.now();
-    let entry = must_get(cx.store(), &ns, "k").await?;
-    // `check_expiry` expects `max(ttl, min_ttl)`.
-    check_expiry(
-        &cx,
-        entry.expires_at,
-        before,
-        after,
-        ttl,
-        "get after set with a 1 s ttl",
-    )?;
+    set_and_check_expiry(&cx, Duration::from_secs(1), "get after set with a 1 s ttl").await?;
     pass()
 }
 
