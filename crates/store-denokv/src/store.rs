@@ -123,13 +123,6 @@ fn unchanged(key: &[u8], read: Option<&Stored>) -> Check {
     }
 }
 
-/// A canonical decimal of an `i64`, as `incr` counts.
-fn counter(value: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(value).ok()?;
-    let n: i64 = text.parse().ok()?;
-    (n.to_string() == text).then_some(n)
-}
-
 impl DenoKvStore {
     pub(crate) fn new(driver: Driver, settings: &Settings) -> Self {
         let mut capabilities = Capabilities::default();
@@ -395,7 +388,8 @@ impl Store for DenoKvStore {
                 let (live, read) = self.read_live(&key).await?;
                 let (value, expires_ms) = match &live {
                     Some(entry) => {
-                        let current = counter(&entry.value).ok_or(Error::NotACounter)?;
+                        let current =
+                            store_core::raw::counter(&entry.value).ok_or(Error::NotACounter)?;
                         let value = current.checked_add(delta).ok_or(Error::CounterOverflow)?;
                         (value, entry.expires_at.map_or(0, Timestamp::as_millis))
                     }

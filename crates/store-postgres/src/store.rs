@@ -274,13 +274,6 @@ fn decided(rows: Vec<Row>, version: i64) -> Result<SetOutcome> {
     }
 }
 
-/// A canonical decimal of an `i64`, as `incr` counts.
-fn counter(value: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(value).ok()?;
-    let n: i64 = text.parse().ok()?;
-    (n.to_string() == text).then_some(n)
-}
-
 impl Store for PostgresStore {
     async fn get(&self, namespace: &str, key: &str) -> Result<Option<Entry>> {
         validate::entry_key(&self.capabilities, namespace, key)?;
@@ -395,7 +388,7 @@ impl Store for PostgresStore {
         let written: bool = row.try_get(0).map_err(|e| unexpected("incr", e))?;
         let value: Vec<u8> = row.try_get(1).map_err(|e| unexpected("incr", e))?;
         let expires: Option<i64> = row.try_get(2).map_err(|e| unexpected("incr", e))?;
-        match counter(&value) {
+        match store_core::raw::counter(&value) {
             Some(value) if written => Ok(IncrOutcome {
                 value,
                 expires_at: timestamp(expires),

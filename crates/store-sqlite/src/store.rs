@@ -110,12 +110,6 @@ fn decided(row: Option<(bool, Entry)>, version: i64) -> SetOutcome {
     }
 }
 
-fn counter(value: &[u8]) -> Option<i64> {
-    let text = std::str::from_utf8(value).ok()?;
-    let n: i64 = text.parse().ok()?;
-    (n.to_string() == text).then_some(n)
-}
-
 impl SqliteStore {
     pub(crate) fn new(pool: Pool, settings: &Settings) -> Self {
         let mut capabilities = Capabilities::default();
@@ -313,7 +307,7 @@ impl Store for SqliteStore {
                 )
             })
             .await?;
-        match counter(&value) {
+        match store_core::raw::counter(&value) {
             Some(value) if written => Ok(IncrOutcome {
                 value,
                 expires_at: timestamp(expires_at),

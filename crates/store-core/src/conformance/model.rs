@@ -381,7 +381,7 @@ impl<S: Store + 'static> Model<'_, S> {
                         value: delta,
                         expires_at: self.expiry(ttl_ms),
                     }),
-                    Some(e) => match canonical_i64(&e.value) {
+                    Some(e) => match crate::raw::counter(&e.value) {
                         None => Err(Error::NotACounter),
                         Some(n) => match n.checked_add(delta) {
                             None => Err(Error::CounterOverflow),
@@ -512,11 +512,4 @@ impl<S: Store + 'static> Model<'_, S> {
             }
         }
     }
-}
-
-/// The contract's counter rule: the exact decimal form `i64::to_string` gives.
-pub(crate) fn canonical_i64(bytes: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(bytes).ok()?;
-    let n: i64 = s.parse().ok()?;
-    (n.to_string() == s).then_some(n)
 }

@@ -36,6 +36,22 @@ pub fn ttl_millis(ttl: Duration) -> u64 {
     u64::try_from(millis).unwrap_or(u64::MAX)
 }
 
+/// The contract's counter rule: `value` is a counter when it is exactly the decimal
+/// form `i64::to_string` gives (no sign on zero, no leading zeros, no spaces); its
+/// number, or `None` for anything else (`incr` then fails with `NotACounter`).
+///
+/// ```
+/// use store_core::raw::counter;
+/// assert_eq!(counter(b"-42"), Some(-42));
+/// assert_eq!(counter(b"042"), None);
+/// assert_eq!(counter(b"+1"), None);
+/// ```
+pub fn counter(value: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(value).ok()?;
+    let n: i64 = text.parse().ok()?;
+    (n.to_string() == text).then_some(n)
+}
+
 /// Wraps a backend's raw version number.
 pub const fn version(raw: u64) -> Version {
     Version(raw)
