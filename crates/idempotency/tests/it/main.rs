@@ -5,6 +5,8 @@
 
 mod backends;
 mod concurrency;
+#[path = "../../../../tests-support/fault_backends.rs"]
+mod fault_backends;
 mod faults;
 mod http;
 mod lambda;

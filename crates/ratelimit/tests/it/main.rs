@@ -5,6 +5,8 @@ mod adaptive;
 mod controls;
 mod exact;
 mod failure;
+#[path = "../../../../tests-support/fault_backends.rs"]
+mod fault_backends;
 mod faults;
 mod layer;
 mod lease;

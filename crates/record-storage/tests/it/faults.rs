@@ -4,9 +4,10 @@
 //! (`Delivery::MaybeApplied`); a write reported done is there.
 
 use record_storage::{Options, RecordError, RecordStorage};
-use store_core::testing::FaultProxy;
-use store_core::testing::{Faults, service_url};
-use store_core::{Delivery, Error, SharedStore, StoreExt};
+use store_core::testing::{FaultProxy, Faults};
+use store_core::{Delivery, Error, SharedStore};
+
+use crate::fault_backends::backends;
 
 const WRITES: usize = 600;
 
@@ -80,43 +81,4 @@ async fn inserts_under_faults(
         "faults should leave some writes in doubt"
     );
     truth.clear_scope().await.unwrap();
-}
-
-/// Per available backend (Redis, DynamoDB Local): `n` stores, each behind a fault proxy
-/// of its own, and a store reaching the server directly.
-async fn backends(n: usize) -> Vec<(&'static str, Vec<(FaultProxy, SharedStore)>, SharedStore)> {
-    let mut out = Vec::new();
-    if let Some(url) = service_url("FLEETSTATE_REDIS_URL") {
-        let mut proxied = Vec::new();
-        for _ in 0..n {
-            let (proxy, store) = store_redis::testing::behind_fault_proxy(&url)
-                .await
-                .unwrap();
-            proxied.push((proxy, store.into_shared()));
-        }
-        let direct = store_redis::RedisStoreBuilder::from_url(&url)
-            .unwrap()
-            .build()
-            .await
-            .unwrap();
-        out.push(("Redis", proxied, direct.into_shared()));
-    }
-    if let Some(endpoint) = service_url("FLEETSTATE_DYNAMODB_ENDPOINT") {
-        let table = "fleetstate-faults";
-        let mut proxied = Vec::new();
-        for _ in 0..n {
-            let (proxy, store) = store_dynamodb::testing::behind_fault_proxy(&endpoint, table)
-                .await
-                .unwrap();
-            proxied.push((proxy, store.into_shared()));
-        }
-        let url = format!("dynamodb://{table}?endpoint={endpoint}&region=us-east-1");
-        let direct = store_dynamodb::DynamoStoreBuilder::from_url(&url)
-            .unwrap()
-            .build()
-            .await
-            .unwrap();
-        out.push(("DynamoDB Local", proxied, direct.into_shared()));
-    }
-    out
 }

@@ -4,6 +4,8 @@
 
 mod backends;
 mod concurrency;
+#[path = "../../../../tests-support/fault_backends.rs"]
+mod fault_backends;
 mod faults;
 mod nesting;
 mod options;
