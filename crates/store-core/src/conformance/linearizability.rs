@@ -760,9 +760,10 @@ pub struct FaultRun {
 /// faults when every operation's result, or its error's `Delivery`, is true.
 ///
 /// The stores should time out quickly (a black-holed request waits for its timeout).
-/// Errors with the first history that is not linearizable, printed; and when a kind
+/// Errors with the first history that is not linearizable, printed; when a kind
 /// of fault asked for was never injected, or faults left no operation in doubt (the
-/// run proved nothing).
+/// run proved nothing); and when a store does not answer again within [`RECOVERY`]
+/// once the faults stop.
 pub async fn check_under_faults<S: Store + 'static>(
     stores: &[Arc<S>],
     proxy: &crate::testing::FaultProxy,
@@ -774,6 +775,9 @@ pub async fn check_under_faults<S: Store + 'static>(
     let run = check_while(stores, ns, histories, || async {}).await;
     proxy.set(crate::testing::Faults::none());
     let run = run?;
+    for (i, store) in stores.iter().enumerate() {
+        after_faults(&format!("store {i}"), || store.get(ns, "recovered")).await?;
+    }
     let counts = proxy.counts();
     let injected = |p: f64, n: u64| p == 0.0 || n > 0;
     if !(injected(faults.cut, counts.cuts)
@@ -790,6 +794,34 @@ pub async fn check_under_faults<S: Store + 'static>(
         ));
     }
     Ok(run)
+}
+
+/// How long a store may take to answer again once faults stop: a connection
+/// black-holed when they stopped waits out its timeout before the client reconnects.
+pub const RECOVERY: Duration = Duration::from_secs(10);
+
+/// Runs `op` until it succeeds, retrying transient errors (a connection still broken
+/// by a fault that has just stopped) for up to [`RECOVERY`]; errors with the last
+/// error, named by `what`, when it does not recover or fails otherwise.
+pub async fn after_faults<T, F, Fut>(what: &str, mut op: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::Result<T>>,
+{
+    let started = Instant::now();
+    loop {
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(e) if e.is_transient() && started.elapsed() < RECOVERY => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "{what} did not recover within {RECOVERY:?} after the faults stopped: {e}"
+                ));
+            }
+        }
+    }
 }
 
 /// Records `histories` random histories on `stores` (4 to 8 clients x 20 operations)

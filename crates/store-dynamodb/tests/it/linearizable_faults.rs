@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use store_core::Store;
-use store_core::conformance::linearizability::check_under_faults;
+use store_core::conformance::linearizability::{after_faults, check_under_faults};
 use store_core::testing::{FaultProxy, Faults};
 use store_dynamodb::{DynamoStoreBuilder, TableLayout, aws_sdk_dynamodb};
 
@@ -46,5 +46,7 @@ async fn histories_are_linearizable_under_faults() {
         .unwrap_or_else(|story| panic!("{story}"));
     let counts = proxy.counts();
     eprintln!("\nDynamoDB Local: {run:?}, proxy {counts:?}");
-    stores[0].clear(&ns, "").await.unwrap();
+    after_faults("the cleanup", || stores[0].clear(&ns, ""))
+        .await
+        .unwrap();
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use store_core::Store;
-use store_core::conformance::linearizability::check_under_faults;
+use store_core::conformance::linearizability::{after_faults, check_under_faults};
 use store_core::testing::{FaultProxy, Faults};
 use store_postgres::PostgresStoreBuilder;
 
@@ -42,5 +42,7 @@ async fn histories_are_linearizable_under_faults() {
         .unwrap_or_else(|story| panic!("{story}"));
     let counts = proxy.counts();
     eprintln!("\nPostgreSQL: {run:?}, proxy {counts:?}");
-    stores[0].clear(&ns, "").await.unwrap();
+    after_faults("the cleanup", || stores[0].clear(&ns, ""))
+        .await
+        .unwrap();
 }

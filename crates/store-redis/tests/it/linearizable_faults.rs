@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use store_core::Store;
-use store_core::conformance::linearizability::check_under_faults;
+use store_core::conformance::linearizability::{after_faults, check_under_faults};
 use store_core::testing::{FaultProxy, Faults};
 use store_redis::{RedisStore, RedisStoreBuilder};
 
@@ -56,7 +56,9 @@ async fn histories_under_faults(url: Option<String>, client: &str) {
         .unwrap_or_else(|story| panic!("{client} on {url}: {story}"));
     let counts = proxy.counts();
     eprintln!("\n{client} on {url}: {run:?}, proxy {counts:?}");
-    stores[0].clear(&ns, "").await.unwrap();
+    after_faults("the cleanup", || stores[0].clear(&ns, ""))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
