@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use store_core::{Error, Result, Store, Timestamp};
@@ -155,7 +155,7 @@ pub struct Activity {
 /// ```
 pub struct AdaptiveRateLimiter<S> {
     store: S,
-    name: String,
+    name: Arc<str>,
     namespace: String,
     default: Quota,
     quotas: RwLock<HashMap<String, Quota>>,
@@ -234,7 +234,7 @@ impl<S: Store> AdaptiveRateLimiterBuilder<S> {
         let namespace = crate::keys::namespace(&self.name, self.store.capabilities())?;
         Ok(AdaptiveRateLimiter {
             store: self.store,
-            name: self.name.clone(),
+            name: Arc::from(self.name.as_str()),
             namespace,
             default: self.default,
             quotas: RwLock::new(self.quotas),

@@ -6,6 +6,10 @@
 //! | `fleetstate_ratelimit_adaptive_decisions_total` | counter | `limiter`, `resource`, `priority` (`user`, `background`), `decision` (`allowed`, `denied`), `degraded` ([`AdaptiveRateLimiter`](crate::AdaptiveRateLimiter) checks) |
 //! | `fleetstate_ratelimit_store_switches_total` | counter | `limiter`, `to` (`failure_policy` when the store became unavailable, `store` when it came back) |
 
+use std::sync::Arc;
+
+use metrics::SharedString;
+
 use crate::{Algorithm, Decision, Priority};
 
 /// Checks decided: see the module table.
@@ -23,10 +27,20 @@ fn algorithm_name(algorithm: Algorithm) -> &'static str {
     }
 }
 
-pub(crate) fn decision(limiter: &str, resource: &str, algorithm: Algorithm, decision: &Decision) {
+/// The limiter's name as a label value: shared, so a check does not copy it.
+fn shared(limiter: &Arc<str>) -> SharedString {
+    SharedString::from_shared(limiter.clone())
+}
+
+pub(crate) fn decision(
+    limiter: &Arc<str>,
+    resource: &str,
+    algorithm: Algorithm,
+    decision: &Decision,
+) {
     metrics::counter!(
         DECISIONS,
-        "limiter" => limiter.to_owned(),
+        "limiter" => shared(limiter),
         "resource" => resource.to_owned(),
         "algorithm" => algorithm_name(algorithm),
         "decision" => if decision.allowed { "allowed" } else { "denied" },
@@ -45,14 +59,14 @@ pub(crate) fn switch(limiter: &str, to_policy: bool) {
 }
 
 pub(crate) fn adaptive_decision(
-    limiter: &str,
+    limiter: &Arc<str>,
     resource: &str,
     priority: Priority,
     decision: &Decision,
 ) {
     metrics::counter!(
         ADAPTIVE_DECISIONS,
-        "limiter" => limiter.to_owned(),
+        "limiter" => shared(limiter),
         "resource" => resource.to_owned(),
         "priority" => match priority {
             Priority::User => "user",

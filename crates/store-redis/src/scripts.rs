@@ -107,14 +107,18 @@ return new
 /// `advance` (see `store_core::Advance`). KEYS: the entry. ARGV: delta, headroom, floor
 /// (decimal; empty: the server's `TIME` in µs), the new version (8 bytes), TTL in ms
 /// (empty: none), set on every write.
-/// Returns `{written (0/1), value, floor}` with the numbers as decimal strings, or an
-/// integer when nothing changed: `0` the value is not the canonical decimal of a
-/// non-negative integer, `2` not a fleetstate entry, `3` a number past 2^53 (Lua's exact
-/// range).
+/// Returns `{written (0/1), value, floor}` as integers, or an integer when nothing
+/// changed: `0` the value is not the canonical decimal of a non-negative integer, `2`
+/// not a fleetstate entry, `3` a number past 2^53 (Lua's exact range).
 ///
 /// Every number stays at or below 2^53, where doubles are exact: the client checks a
 /// fixed floor and the headroom it sends, the script the stored value and the sums.
-/// `TIME` is read once at most: a clock floor's reading also dates the expiry.
+/// Lua numbers go back as integer replies (exact in that range), so formatting is
+/// only for what is stored, with `%d` (a C `long`, 64 bits here; `%.0f` measured twice
+/// as slow). `TIME` is read once at most: a clock floor's reading also dates the expiry.
+/// With the `%.0f` formats and string replies this script cost 9.3-14 µs of server time
+/// per call under `redis-benchmark` at 32 connections, this one 7.9-8.7 µs (the `incr`
+/// script: 5.9-6.9 µs).
 pub(crate) const ADVANCE: &str = r#"
 local key = KEYS[1]
 local limit = 9007199254740992
@@ -140,10 +144,10 @@ if cur then
 end
 local new = start + tonumber(ARGV[1])
 if new > floor + tonumber(ARGV[2]) then
-  return {0, string.format('%.0f', start), string.format('%.0f', floor)}
+  return {0, start, floor}
 end
 if new > limit then return 3 end
-local text = string.format('%.0f', new)
+local text = string.format('%d', new)
 if ARGV[5] == '' then
   redis.call('SET', key, '\1' .. ARGV[4] .. '\0\0\0\0\0\0\0\0' .. text)
 else
@@ -153,9 +157,9 @@ else
   end
   local exp = now_ms + tonumber(ARGV[5])
   local header = struct.pack('>I4I4', math.floor(exp / 4294967296), exp % 4294967296)
-  redis.call('SET', key, '\1' .. ARGV[4] .. header .. text, 'PXAT', string.format('%.0f', exp))
+  redis.call('SET', key, '\1' .. ARGV[4] .. header .. text, 'PXAT', string.format('%d', exp))
 end
-return {1, text, string.format('%.0f', floor)}
+return {1, new, floor}
 "#;
 
 /// The scripts, hashed once.

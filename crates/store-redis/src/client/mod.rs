@@ -60,11 +60,11 @@ impl Reply {
         }
     }
 
-    /// A decimal reply as a number.
-    pub(crate) fn number<T: std::str::FromStr>(&self, what: &str) -> Result<T> {
+    /// An integer reply, or a decimal one, as a number.
+    pub(crate) fn number<T: std::str::FromStr + TryFrom<i64>>(&self, what: &str) -> Result<T> {
         match self {
             Reply::Bytes(b) => std::str::from_utf8(b).ok().and_then(|s| s.parse().ok()),
-            Reply::Int(i) => i.to_string().parse().ok(),
+            Reply::Int(i) => T::try_from(*i).ok(),
             _ => None,
         }
         .ok_or_else(|| unexpected(what, self))
