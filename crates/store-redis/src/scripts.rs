@@ -58,7 +58,7 @@ if not cur then
     local now = redis.call('TIME')
     local exp = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + tonumber(ARGV[3])
     new = '\1' .. ARGV[2] .. struct.pack('>I4I4', math.floor(exp / 4294967296), exp % 4294967296) .. delta
-    redis.call('SET', key, new, 'PXAT', string.format('%.0f', exp))
+    redis.call('SET', key, new, 'PXAT', string.format('%d', exp))
   end
   return new
 end
