@@ -10,15 +10,11 @@ use std::time::{Duration, Instant};
 
 use idempotency::{Config, Idempotency, IdempotencyError};
 use serde_json::{Value, json};
+use store_core::testing::bench::median;
 use store_memory::MemoryStore;
 
 const ROUND: Duration = Duration::from_millis(300);
 const ROUNDS: usize = 7;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 async fn handler(order: &Value) -> Result<Value, IdempotencyError> {
     Ok(json!({"order": order["id"], "status": "charged", "amount": order["amount"]}))

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use ratelimit::{Policy, Quota, RateLimiter};
 use store_core::testing::CoreSplit;
+use store_core::testing::bench::median;
 use store_core::{SharedStore, StoreExt};
 use store_redis::testing::RawClient;
 use store_redis::{RedisStore, RedisStoreBuilder};
@@ -36,11 +37,6 @@ const PREFIX: &str = "fleetstate-bench-ratelimit:";
 /// failure under `CI=true`, a message otherwise).
 fn redis_url() -> Option<String> {
     store_core::testing::service_url("FLEETSTATE_REDIS_URL")
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// A huge limit so every check takes the admitting path, as most real checks do.

@@ -8,15 +8,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use record_storage::{Context, Keyring, Options, RecordStorage};
+use store_core::testing::bench::median;
 use store_memory::MemoryStore;
 
 const ROUND: Duration = Duration::from_millis(400);
 const ROUNDS: usize = 7;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 /// Nanoseconds per set+get round trip over one round.
 async fn round(storage: &RecordStorage<MemoryStore>, value: &String) -> f64 {

@@ -11,7 +11,8 @@ use std::num::NonZeroU32;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use store_core::{Bytes, SetOptions, Store, Version};
+use store_core::testing::bench::{self, Op, Task};
+use store_core::{Bytes, Store};
 use store_denokv::client::{AllowAll, HttpTransport, raw_client};
 use store_denokv::denokv_proto::{
     AtomicWrite, Check, Database, Key, KeyPart, KvValue, Mutation, MutationKind, ReadRange,
@@ -20,7 +21,6 @@ use store_denokv::denokv_proto::{
 use store_denokv::denokv_remote::Remote;
 use store_denokv::{DenoKvStore, DenoKvStoreBuilder};
 
-const KEYS: usize = 1000;
 const ROUND: Duration = Duration::from_millis(1000);
 const ROUNDS: usize = 3;
 const NS: &str = "bench";
@@ -29,37 +29,15 @@ const RAW_ROOT: &str = "fleetstate-bench-raw";
 
 type Raw = Remote<AllowAll, HttpTransport>;
 
-#[derive(Clone, Copy, Debug)]
-enum Op {
-    Get,
-    Set,
-    Incr,
-    /// An insert-only write of a key that exists: rejected, the current entry returned.
-    CondSet,
-    /// A compare-and-set that succeeds: each task owns its key and keeps its version.
-    CasSet,
-}
-
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Get => "get",
-            Op::Set => "set",
-            Op::Incr => "incr",
-            Op::CondSet => "set IfAbsent",
-            Op::CasSet => "set IfVersion",
-        }
+fn raw_name(op: Op) -> String {
+    match op {
+        Op::Get => "snapshot_read",
+        Op::Set => "atomic_write set",
+        Op::Incr => "atomic_write sum (u64, wraps)",
+        Op::CondSet => "check null + set (no current entry)",
+        Op::CasSet => "snapshot_read, check versionstamp + set",
     }
-
-    fn raw_name(self) -> &'static str {
-        match self {
-            Op::Get => "snapshot_read",
-            Op::Set => "atomic_write set",
-            Op::Incr => "atomic_write sum (u64, wraps)",
-            Op::CondSet => "check null + set (no current entry)",
-            Op::CasSet => "snapshot_read, check versionstamp + set",
-        }
-    }
+    .to_owned()
 }
 
 fn raw_key(key: &str) -> Vec<u8> {
@@ -107,25 +85,20 @@ fn set(key: Vec<u8>, value: &Bytes) -> Mutation {
     }
 }
 
-async fn raw_op(raw: &Raw, op: Op, i: usize, value: &Bytes, owned: &str) {
+async fn raw_op(raw: &Raw, op: Op, i: usize, task: &Task) {
+    let (key, value) = (raw_key(&op.key(i, task)), &task.value);
     match op {
         Op::Get => {
-            let key = raw_key(&format!("k{}", i % KEYS));
             raw.snapshot_read(vec![point(&key)], options())
                 .await
                 .expect("read");
         }
         Op::Set => {
-            commit(
-                raw,
-                vec![],
-                vec![set(raw_key(&format!("k{}", i % KEYS)), value)],
-            )
-            .await;
+            commit(raw, vec![], vec![set(key, value)]).await;
         }
         Op::Incr => {
             let sum = Mutation {
-                key: raw_key(&format!("c{}", i % KEYS)),
+                key,
                 kind: MutationKind::Sum {
                     value: KvValue::U64(1),
                     min_v8: vec![],
@@ -137,7 +110,6 @@ async fn raw_op(raw: &Raw, op: Op, i: usize, value: &Bytes, owned: &str) {
             commit(raw, vec![], vec![sum]).await;
         }
         Op::CondSet => {
-            let key = raw_key(&format!("k{}", i % KEYS));
             let check = Check {
                 key: key.clone(),
                 versionstamp: None,
@@ -145,7 +117,6 @@ async fn raw_op(raw: &Raw, op: Op, i: usize, value: &Bytes, owned: &str) {
             commit(raw, vec![check], vec![set(key, value)]).await;
         }
         Op::CasSet => {
-            let key = raw_key(owned);
             let mut read = raw
                 .snapshot_read(vec![point(&key)], options())
                 .await
@@ -163,66 +134,20 @@ async fn raw_op(raw: &Raw, op: Op, i: usize, value: &Bytes, owned: &str) {
     }
 }
 
-async fn store_op(
-    store: &DenoKvStore,
-    op: Op,
-    i: usize,
-    value: &Bytes,
-    owned: &str,
-    version: &mut Option<Version>,
-) {
-    let key = format!("k{}", i % KEYS);
-    match op {
-        Op::Get => drop(store.get(NS, &key).await.expect("get")),
-        Op::Set => drop(
-            store
-                .set(NS, &key, value.clone(), SetOptions::always())
-                .await
-                .expect("set"),
-        ),
-        Op::Incr => drop(
-            store
-                .incr(NS, &format!("c{}", i % KEYS), 1, None)
-                .await
-                .expect("incr"),
-        ),
-        Op::CondSet => drop(
-            store
-                .set(NS, &key, value.clone(), SetOptions::if_absent())
-                .await
-                .expect("set IfAbsent"),
-        ),
-        Op::CasSet => {
-            let opts = match *version {
-                Some(v) => SetOptions::if_version(v),
-                None => SetOptions::always(),
-            };
-            let written = store
-                .set(NS, owned, value.clone(), opts)
-                .await
-                .expect("set IfVersion");
-            *version = written.version();
-        }
-    }
-}
-
 async fn throughput(store: &DenoKvStore, raw: &Raw, use_raw: bool, op: Op, tasks: usize) -> f64 {
     let done = Rc::new(Cell::new(0u64));
-    let value = Bytes::from(vec![b'x'; 64]);
     let deadline = Instant::now() + ROUND;
     let handles: Vec<_> = (0..tasks)
         .map(|t| {
-            let (store, raw, done, value) =
-                (store.clone(), raw.clone(), done.clone(), value.clone());
+            let (store, raw, done) = (store.clone(), raw.clone(), done.clone());
             tokio::task::spawn_local(async move {
                 let mut i = t * 7919;
-                let owned = format!("owned-{t}");
-                let mut version = None;
+                let mut task = Task::new(t);
                 while Instant::now() < deadline {
                     if use_raw {
-                        raw_op(&raw, op, i, &value, &owned).await;
+                        raw_op(&raw, op, i, &task).await;
                     } else {
-                        store_op(&store, op, i, &value, &owned, &mut version).await;
+                        bench::store_op(&store, NS, op, i, &mut task).await;
                     }
                     i += 1;
                     done.set(done.get() + 1);
@@ -235,11 +160,6 @@ async fn throughput(store: &DenoKvStore, raw: &Raw, use_raw: bool, op: Op, tasks
         h.await.expect("bench task");
     }
     done.get() as f64 / started.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 async fn clear_raw(raw: &Raw) {
@@ -298,7 +218,7 @@ async fn run(url: &str) {
     let raw = raw_client(endpoint, token.to_owned(), Duration::from_secs(2)).expect("a raw client");
     store.clear(NS, "").await.expect("clear");
     clear_raw(&raw).await;
-    for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
+    for op in Op::ALL {
         throughput(&store, &raw, false, op, 32).await;
         throughput(&store, &raw, true, op, 32).await;
     }
@@ -308,25 +228,8 @@ async fn run(url: &str) {
         ROUND.as_millis()
     );
     println!("op            tasks        store          raw    ratio  raw call");
-    for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
-        for tasks in [1, 32] {
-            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-            for _ in 0..ROUNDS {
-                ours.push(throughput(&store, &raw, false, op, tasks).await);
-                theirs.push(throughput(&store, &raw, true, op, tasks).await);
-            }
-            let (ours, theirs) = (median(ours), median(theirs));
-            println!(
-                "{:<13} {:>5} {:>12.0} {:>12.0} {:>7.2}x  {}",
-                op.name(),
-                tasks,
-                ours,
-                theirs,
-                ours / theirs,
-                op.raw_name()
-            );
-        }
-    }
+    let measure = |op, tasks, use_raw| throughput(&store, &raw, use_raw, op, tasks);
+    bench::compare(&Op::ALL, &[1, 32], ROUNDS, Op::name, raw_name, measure).await;
     store.clear(NS, "").await.expect("clear");
     clear_raw(&raw).await;
 }

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
+use store_core::testing::bench;
 use store_core::{Bytes, SetOptions, Store};
 use store_dynamodb::{DynamoStore, DynamoStoreBuilder, TableLayout, aws_sdk_dynamodb};
 
@@ -219,11 +220,6 @@ async fn throughput(store: &DynamoStore, raw: bool, op: Op, tasks: usize) -> f64
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 #[allow(clippy::print_stdout)]
 fn main() {
     if std::env::args().any(|a| a == "--list" || a == "--test") {
@@ -264,24 +260,8 @@ fn main() {
             Op::SetIfAbsent,
             Op::SetIfAbsentSameExpression,
         ];
-        for op in ops {
-            for tasks in [1, 16] {
-                let (mut ours, mut raw) = (Vec::new(), Vec::new());
-                for _ in 0..ROUNDS {
-                    ours.push(throughput(&store, false, op, tasks).await);
-                    raw.push(throughput(&store, true, op, tasks).await);
-                }
-                let (ours, raw) = (median(ours), median(raw));
-                println!(
-                    "{:<13} {:>5} {:>12.0} {:>12.0} {:>7.2}x  {}",
-                    op.name(),
-                    tasks,
-                    ours,
-                    raw,
-                    ours / raw,
-                    op.raw()
-                );
-            }
-        }
+        let raw = |op: Op| op.raw().to_owned();
+        let measure = |op, tasks, raw| throughput(&store, raw, op, tasks);
+        bench::compare(&ops, &[1, 16], ROUNDS, Op::name, raw, measure).await;
     });
 }

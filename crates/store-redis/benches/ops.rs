@@ -5,16 +5,13 @@
 //! Twice: with client and server sharing the machine's cores, then with the server on
 //! cores of its own (`CoreSplit`), as in a deployment.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use store_core::testing::CoreSplit;
-use store_core::{Bytes, SetOptions, Store, Version};
+use store_core::testing::bench::{self, KEYS, Op, Task};
 use store_redis::testing::RawClient;
 use store_redis::{RedisStore, RedisStoreBuilder};
 
-const KEYS: usize = 1000;
 const ROUND: Duration = Duration::from_millis(1000);
 const ROUNDS: usize = 3;
 const NS: &str = "bench";
@@ -22,33 +19,14 @@ const NS: &str = "bench";
 /// deleted before and after the run, so benchmarks leave the shared server as found.
 const PREFIX: &str = "fleetstate-bench:";
 
-#[derive(Clone, Copy, Debug)]
-enum Op {
-    Get,
-    Set,
-    Incr,
-    CondSet,
-    /// A compare-and-set that succeeds: each task owns its key and keeps its version.
-    CasSet,
-}
-
-impl Op {
-    fn name(self) -> &'static str {
-        match self {
-            Op::Get => "get",
-            Op::Set => "set",
-            Op::Incr => "incr",
-            Op::CondSet => "set IfAbsent",
-            Op::CasSet => "set IfVersion",
-        }
+/// The raw command compared with.
+fn baseline(op: Op) -> String {
+    match op {
+        Op::Get => "raw GET",
+        Op::Set | Op::CondSet | Op::CasSet => "raw SET",
+        Op::Incr => "raw INCR",
     }
-    fn baseline(self) -> &'static str {
-        match self {
-            Op::Get => "GET",
-            Op::Set | Op::CondSet | Op::CasSet => "SET",
-            Op::Incr => "INCR",
-        }
-    }
+    .to_owned()
 }
 
 /// The service from the environment or `cargo xtask services up` (a missing one is a
@@ -57,54 +35,8 @@ fn redis_url() -> Option<String> {
     store_core::testing::service_url("FLEETSTATE_REDIS_URL")
 }
 
-async fn store_op(
-    store: &RedisStore,
-    op: Op,
-    i: usize,
-    value: &Bytes,
-    owned: &str,
-    version: &mut Option<Version>,
-) {
-    let key = format!("k{}", i % KEYS);
-    match op {
-        Op::Get => drop(store.get(NS, &key).await.expect("get")),
-        Op::Set => drop(
-            store
-                .set(NS, &key, value.clone(), SetOptions::always())
-                .await
-                .expect("set"),
-        ),
-        Op::Incr => drop(
-            store
-                .incr(NS, &format!("c{}", i % KEYS), 1, None)
-                .await
-                .expect("incr"),
-        ),
-        Op::CondSet => drop(
-            store
-                .set(NS, &key, value.clone(), SetOptions::if_absent())
-                .await
-                .expect("set IfAbsent"),
-        ),
-        Op::CasSet => {
-            let opts = match *version {
-                Some(v) => SetOptions::if_version(v),
-                None => SetOptions::always(),
-            };
-            let written = store
-                .set(NS, owned, value.clone(), opts)
-                .await
-                .expect("set IfVersion");
-            *version = Some(
-                written
-                    .version()
-                    .expect("the task owns its key: never rejected"),
-            );
-        }
-    }
-}
-
-async fn raw_op(client: &RawClient, op: Op, i: usize, value: &Bytes) {
+async fn raw_op(client: &RawClient, op: Op, i: usize, task: &Task) {
+    let value = &task.value;
     let key = format!("{PREFIX}raw:k{}", i % KEYS);
     match op {
         Op::Get => client.command(&[b"GET", key.as_bytes()]).await,
@@ -120,65 +52,25 @@ async fn raw_op(client: &RawClient, op: Op, i: usize, value: &Bytes) {
 }
 
 /// Operations per second with `tasks` concurrent tasks for one round.
-async fn throughput(store: &RedisStore, raw: bool, op: Op, tasks: usize) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let value = Bytes::from(vec![b'x'; 64]);
-    let deadline = Instant::now() + ROUND;
-    let handles: Vec<_> = (0..tasks)
-        .map(|t| {
-            let (store, done, value) = (store.clone(), done.clone(), value.clone());
-            let raw_client = RawClient::of(&store);
-            tokio::spawn(async move {
-                let mut i = t * 7919;
-                let owned = format!("owned-{t}");
-                let mut version = None;
-                while Instant::now() < deadline {
-                    if raw {
-                        raw_op(&raw_client, op, i, &value).await;
-                    } else {
-                        store_op(&store, op, i, &value, &owned, &mut version).await;
-                    }
-                    i += 1;
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    for h in handles {
-        h.await.expect("bench task");
-    }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+async fn throughput(store: &RedisStore, op: Op, tasks: usize, raw: bool) -> f64 {
+    let step = move |(store, client): (RedisStore, RawClient), i, mut task: Task| async move {
+        if raw {
+            raw_op(&client, op, i, &task).await;
+        } else {
+            bench::store_op(&store, NS, op, i, &mut task).await;
+        }
+        ((store, client), task)
+    };
+    let ctx = (store.clone(), RawClient::of(store));
+    bench::throughput(ctx, tasks, ROUND, step).await
 }
 
 /// Every operation at 1 and 32 tasks, alternating store and raw rounds.
 async fn table(store: &RedisStore, placement: &str) {
     println!("\nplacement: {placement}");
     println!("op            tasks        store          raw    ratio  baseline");
-    for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
-        for tasks in [1, 32] {
-            let (mut ours, mut raw) = (Vec::new(), Vec::new());
-            for _ in 0..ROUNDS {
-                ours.push(throughput(store, false, op, tasks).await);
-                raw.push(throughput(store, true, op, tasks).await);
-            }
-            let (ours, raw) = (median(ours), median(raw));
-            println!(
-                "{:<13} {:>5} {:>12.0} {:>12.0} {:>7.2}x  raw {}",
-                op.name(),
-                tasks,
-                ours,
-                raw,
-                ours / raw,
-                op.baseline()
-            );
-        }
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let measure = |op, tasks, raw| throughput(store, op, tasks, raw);
+    bench::compare(&Op::ALL, &[1, 32], ROUNDS, Op::name, baseline, measure).await;
 }
 
 #[allow(clippy::print_stdout)]
@@ -216,9 +108,9 @@ async fn client_tables(url: &str, client: &str) {
         .await
         .expect("remove a previous run's keys");
     // Warm up: scripts loaded, keys present.
-    for op in [Op::Get, Op::Set, Op::Incr, Op::CondSet, Op::CasSet] {
-        throughput(&store, false, op, 8).await;
-        throughput(&store, true, op, 8).await;
+    for op in Op::ALL {
+        throughput(&store, op, 8, false).await;
+        throughput(&store, op, 8, true).await;
     }
     println!(
         "\nstore-redis on {client} vs raw {client} commands, {url} (ops/s, median of {ROUNDS} rounds of {} ms)",

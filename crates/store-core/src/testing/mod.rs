@@ -1,10 +1,12 @@
 //! Test and benchmark helpers shared by every crate of the workspace (feature
 //! `testing`): the URLs of the services `cargo xtask` starts, a server process a test
-//! owns, core placement for benchmarks, and an operation counter.
+//! owns, core placement and the shared parts of the backends' benchmarks, and an
+//! operation counter.
 //!
 //! Each backend adds its own request counter behind its own `testing` feature
 //! (`store_redis::testing::CommandCounter`, `store_dynamodb::testing::RequestCounter`).
 
+pub mod bench;
 mod counting;
 mod fault_proxy;
 mod local_server;
