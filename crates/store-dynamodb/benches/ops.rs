@@ -4,15 +4,13 @@
 //! tasks. Rounds alternate store and raw runs; medians are compared.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
-use store_core::testing::bench;
+use store_core::testing::bench::{self, Task};
 use store_core::{Bytes, SetOptions, Store};
 use store_dynamodb::{DynamoStore, DynamoStoreBuilder, TableLayout, aws_sdk_dynamodb};
 
@@ -192,32 +190,17 @@ async fn raw_op(client: &Client, op: Op, i: usize, value: &Bytes) {
 }
 
 async fn throughput(store: &DynamoStore, raw: bool, op: Op, tasks: usize) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let value = Bytes::from(vec![b'x'; 64]);
-    let deadline = Instant::now() + ROUND;
+    // Each round starts its tasks at a random place among the keys.
     let base = fastrand::usize(..1_000_000) * 100;
-    let handles: Vec<_> = (0..tasks)
-        .map(|t| {
-            let (store, done, value) = (store.clone(), done.clone(), value.clone());
-            tokio::spawn(async move {
-                let mut i = base + t * 7919;
-                while Instant::now() < deadline {
-                    if raw {
-                        raw_op(store.client(), op, i, &value).await;
-                    } else {
-                        store_op(&store, op, i, &value).await;
-                    }
-                    i += 1;
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    for h in handles {
-        h.await.expect("bench task");
-    }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    let step = move |store: DynamoStore, i, task: Task| async move {
+        if raw {
+            raw_op(store.client(), op, base + i, &task.value).await;
+        } else {
+            store_op(&store, op, base + i, &task.value).await;
+        }
+        (store, task)
+    };
+    bench::throughput(store.clone(), tasks, ROUND, step).await
 }
 
 #[allow(clippy::print_stdout)]
