@@ -17,3 +17,5 @@ mod round_trips;
 mod scenarios;
 mod stalled;
 mod workers_kv;
+#[path = "../../../../tests-support/workers_kv.rs"]
+mod workers_kv_store;

@@ -15,6 +15,8 @@ mod ops;
 mod round_trips;
 mod skew;
 mod workers_kv;
+#[path = "../../../../tests-support/workers_kv.rs"]
+mod workers_kv_store;
 
 /// A limiter with `policy` on `store` and a check timeout no test run reaches.
 fn limiter(

@@ -3,16 +3,12 @@
 //! every algorithm, rather than undercount.
 
 use ratelimit::{Policy, Quota, RateLimiter};
-use store_core::testing::service_url;
 
 #[tokio::test]
 async fn a_workers_kv_store_is_refused_at_build() {
-    let Some(url) = service_url("FLEETSTATE_CLOUDFLARE_KV_URL") else {
+    let Some(store) = crate::workers_kv_store::worker_store().await else {
         return;
     };
-    let store = store_cloudflare_kv::testing::WorkerStore::connect(&url)
-        .await
-        .unwrap();
     for policy in [
         Policy::fixed_window(Quota::per_minute(10)),
         Policy::sliding_window(Quota::per_minute(10)),

@@ -14,3 +14,5 @@ mod scopes;
 mod secure;
 mod values;
 mod workers_kv;
+#[path = "../../../../tests-support/workers_kv.rs"]
+mod workers_kv_store;

@@ -3,16 +3,12 @@
 //! refused, saying what to use instead, and writes nothing.
 
 use record_storage::{Context, KeysRequest, Options, RecordError, RecordStorage};
-use store_core::testing::service_url;
 
 #[tokio::test]
 async fn plain_records_work_and_insert_only_writes_are_refused() {
-    let Some(url) = service_url("FLEETSTATE_CLOUDFLARE_KV_URL") else {
+    let Some(store) = crate::workers_kv_store::worker_store().await else {
         return;
     };
-    let store = store_cloudflare_kv::testing::WorkerStore::connect(&url)
-        .await
-        .unwrap();
     let ws = format!("kv-{}", fastrand::u64(..));
     let records = RecordStorage::new(store, Options::new().context(Context::new(&ws, "prod")));
     records.set_value("greeting", "hello").await.unwrap();
