@@ -16,12 +16,11 @@
 use std::hint::black_box;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use ratelimit::{Policy, Quota, RateLimiter};
 use store_core::testing::CoreSplit;
-use store_core::testing::bench::median;
+use store_core::testing::bench::{self, median};
 use store_core::{SharedStore, StoreExt};
 use store_redis::testing::RawClient;
 use store_redis::{RedisStore, RedisStoreBuilder};
@@ -63,39 +62,23 @@ enum Op {
 }
 
 async fn throughput(op: Op, raw: &RedisStore, tasks: usize) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + ROUND;
-    let handles: Vec<_> = (0..tasks)
-        .map(|t| {
-            let (op, done) = (op.clone(), done.clone());
-            let raw = RawClient::of(raw);
-            tokio::spawn(async move {
-                let mut i = t * 7919;
-                while Instant::now() < deadline {
-                    let key = format!("client-{}", i % KEYS);
-                    let raw_key = || format!("{PREFIX}raw:{key}");
-                    match &op {
-                        Op::Check(l) => drop(black_box(l.check("api", &key).await.expect("check"))),
-                        Op::Incr => raw
-                            .command(&[b"INCR", raw_key().as_bytes()])
-                            .await
-                            .expect("INCR"),
-                        Op::BareScript(sha) => raw
-                            .command(&[b"EVALSHA", sha.as_bytes(), b"1", raw_key().as_bytes()])
-                            .await
-                            .expect("EVALSHA"),
-                    }
-                    i += 1;
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    let started = Instant::now();
-    for h in handles {
-        h.await.expect("bench task");
-    }
-    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    let step = |(op, raw): (Op, RawClient), i: usize, task| async move {
+        let key = format!("client-{}", i % KEYS);
+        let raw_key = || format!("{PREFIX}raw:{key}");
+        match &op {
+            Op::Check(l) => drop(black_box(l.check("api", &key).await.expect("check"))),
+            Op::Incr => raw
+                .command(&[b"INCR", raw_key().as_bytes()])
+                .await
+                .expect("INCR"),
+            Op::BareScript(sha) => raw
+                .command(&[b"EVALSHA", sha.as_bytes(), b"1", raw_key().as_bytes()])
+                .await
+                .expect("EVALSHA"),
+        }
+        ((op, raw), task)
+    };
+    bench::throughput((op, RawClient::of(raw)), tasks, ROUND, step).await
 }
 
 /// `op` against raw `INCR` at 1 and 32 tasks, alternating rounds: one line each.
