@@ -3,7 +3,7 @@
 use std::hash::{Hash, Hasher};
 
 use store_core::raw::validate;
-use store_core::{Cursor, Error, ListPage, Result};
+use store_core::{Cursor, Error, ListPage, Result, Store};
 
 use crate::CloudflareKvStore;
 use crate::error::from_kv;
@@ -42,7 +42,7 @@ impl CloudflareKvStore {
         cursor: Option<&Cursor>,
         limit: usize,
     ) -> Result<ListPage> {
-        validate::list(self.capabilities_ref(), namespace, prefix, limit)?;
+        validate::list(self.capabilities(), namespace, prefix, limit)?;
         let tag = format!("{CURSOR_TAG}{}.", scope(namespace, prefix));
         let mut kv_cursor = match cursor {
             None => None,
@@ -104,7 +104,7 @@ impl CloudflareKvStore {
     /// See [`Store::clear`](store_core::Store::clear): lists every key under the prefix,
     /// then deletes them one KV call each, counting the live ones.
     pub(crate) async fn clear_prefix(&self, namespace: &str, prefix: &str) -> Result<u64> {
-        validate::list(self.capabilities_ref(), namespace, prefix, 1)?;
+        validate::list(self.capabilities(), namespace, prefix, 1)?;
         let full = format!(
             "{}{prefix}",
             layout::namespace_prefix(self.prefix(), namespace)

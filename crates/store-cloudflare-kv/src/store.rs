@@ -91,10 +91,6 @@ impl CloudflareKvStore {
         &self.prefix
     }
 
-    pub(crate) fn capabilities_ref(&self) -> &Capabilities {
-        &self.capabilities
-    }
-
     pub(crate) fn kv(&self) -> &KvStore {
         &self.kv.0
     }
